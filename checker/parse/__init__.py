@@ -1,0 +1,1 @@
+"""Parsers: one module per file kind of a submission, each returning a typed model with line provenance."""

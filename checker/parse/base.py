@@ -1,0 +1,201 @@
+"""Shared vocabulary of every parser: values that remember their line, parse problems, results.
+
+A parser never raises on bad input. It returns a :class:`ParseResult` holding the model it could
+build (possibly partial) and a list of :class:`ParseProblem` describing what it could not read, with
+the file and line, so that the engine can turn each problem into a finding that points at the spot.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+#: Lines longer than this are not held in memory: the parser reports them and skips their rest.
+DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024
+READ_CHUNK = 1 << 20
+
+
+class Sourced(BaseModel, Generic[T]):
+    """A value together with the 1-based line it was read from (None when it has no single line)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    value: T
+    line: int | None = None
+
+
+class ParseProblem(BaseModel):
+    """Something a parser could not read as expected. Becomes a finding later; never an exception."""
+
+    path: str
+    line: int | None = None
+    code: str = Field(description="short machine-readable class: empty, binary, encoding, syntax, ...")
+    message: str
+    expected: str | None = None
+    found: str | None = None
+
+
+class ParseResult(BaseModel, Generic[M]):
+    """What a parser returns: the model (None when nothing usable was found) and its problems."""
+
+    kind: str
+    path: str
+    model: M | None = None
+    problems: list[ParseProblem] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.model is not None and not self.problems
+
+
+class ProblemSink:
+    """Collects problems for one file; parsers call :meth:`add` instead of raising."""
+
+    def __init__(self, path: str, limit: int = 200) -> None:
+        self.path = path
+        self.problems: list[ParseProblem] = []
+        self.limit = limit
+        self.dropped = 0
+
+    def add(
+        self,
+        code: str,
+        message: str,
+        line: int | None = None,
+        expected: str | None = None,
+        found: Any = None,
+    ) -> None:
+        if len(self.problems) >= self.limit:
+            self.dropped += 1
+            return
+        found_text = None if found is None else shorten(str(found))
+        self.problems.append(
+            ParseProblem(path=self.path, line=line, code=code, message=message, expected=expected, found=found_text)
+        )
+
+    def finish(self) -> list[ParseProblem]:
+        if self.dropped:
+            self.problems.append(
+                ParseProblem(
+                    path=self.path,
+                    code="too_many_problems",
+                    message=f"{self.dropped} further problems in this file were not listed",
+                )
+            )
+            self.dropped = 0
+        return self.problems
+
+
+def shorten(text: str, limit: int = 120) -> str:
+    """Keep messages readable: long or binary-looking values are cut and escaped."""
+    text = text.replace("\x00", "\\0")
+    if len(text) > limit:
+        return text[: limit - 1] + "…"
+    return text
+
+
+def display_path(path: Path, root: Path | None) -> str:
+    """The path as findings show it: relative to the checked tree's root when one is given."""
+    if root is not None:
+        try:
+            return path.relative_to(root).as_posix()
+        except ValueError:
+            pass
+    return path.as_posix()
+
+
+def iter_lines(
+    path: Path,
+    sink: ProblemSink,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    head_only_bytes: int | None = None,
+) -> Iterator[tuple[int, str]]:
+    """Yield (line number, text) for each line of a file in bounded memory.
+
+    Bytes that are not UTF-8 are replaced (one ``encoding`` problem per file); a line longer than
+    ``max_line_bytes`` is reported as ``line_too_long`` and skipped without holding it in memory.
+    ``head_only_bytes`` stops early for parsers that only need the start of a file.
+    """
+    encoding_reported = False
+    consumed = 0
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed in finally, generator
+    except OSError as exc:
+        sink.add("unreadable", f"cannot open file: {exc.strerror or exc}")
+        return
+    try:
+        lineno = 0
+        while True:
+            try:
+                raw = handle.readline(max_line_bytes + 1)
+            except OSError as exc:
+                sink.add("unreadable", f"read error: {exc.strerror or exc}", line=lineno + 1)
+                return
+            if not raw:
+                return
+            lineno += 1
+            consumed += len(raw)
+            if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
+                skipped = len(raw)
+                while True:
+                    chunk = handle.readline(READ_CHUNK)
+                    skipped += len(chunk)
+                    consumed += len(chunk)
+                    if not chunk or chunk.endswith(b"\n"):
+                        break
+                sink.add(
+                    "line_too_long",
+                    f"line of {skipped} bytes is longer than the {max_line_bytes}-byte limit; skipped",
+                    line=lineno,
+                    expected=f"at most {max_line_bytes} bytes per line",
+                    found=f"{skipped} bytes",
+                )
+                continue
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                text = raw.decode("utf-8", errors="replace")
+                if not encoding_reported:
+                    encoding_reported = True
+                    sink.add(
+                        "encoding",
+                        "bytes that are not valid UTF-8 (replaced while reading)",
+                        line=lineno,
+                        expected="UTF-8 text",
+                        found=f"byte 0x{raw[exc.start]:02x} at column {exc.start + 1}",
+                    )
+            yield lineno, text.rstrip("\r\n")
+            if head_only_bytes is not None and consumed >= head_only_bytes:
+                return
+    finally:
+        handle.close()
+
+
+def file_size(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return None
+
+
+def looks_binary(sample: bytes) -> bool:
+    """True when a file's first bytes are unlikely to be text (many control bytes)."""
+    if not sample:
+        return False
+    controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
+    return controls > max(8, len(sample) // 20)
+
+
+def read_head(path: Path, size: int = 4096) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(size)
+    except OSError:
+        return b""

@@ -1,0 +1,24 @@
+"""Shared fixtures: the extracted corpus (cached outside git) and the repository paths."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import corpus_cache  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def corpus():
+    """A function round -> extracted tree; skips only when the shared corpus is not on this machine."""
+
+    def get(round_name: str) -> Path:
+        if not corpus_cache.available(round_name):
+            pytest.fail(f"corpus archive {corpus_cache.archive(round_name)} is missing")
+        return corpus_cache.corpus_root(round_name)
+
+    return get
