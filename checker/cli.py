@@ -80,5 +80,88 @@ def parse_command(file: Path, kind: str | None, fmt: str, list_kinds: bool) -> N
     sys.exit(EXIT_FINDINGS if result.problems else EXIT_OK)
 
 
+def _load_pack_or_exit(name: str):
+    from checker.engine.rulepack import PackError, load_pack
+
+    try:
+        return load_pack(name)
+    except PackError as exc:
+        raise ToolError(str(exc)) from exc
+
+
+@main.command("check")
+@click.argument("path", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--round", "round_name", help="Round whose rules apply (default: detected from the tree).")
+@click.option("--submitter", help="Check only this submitter's folders.")
+@click.option("--select", multiple=True, help="Run only rules whose ID starts with this prefix (repeatable).")
+@click.option("--ignore", multiple=True, help="Skip rules whose ID starts with this prefix (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here.")
+@click.option("--strict", is_flag=True, help="Warnings also make the exit code 1.")
+@click.option("--verbose", "-v", is_flag=True, help="Show notes (info findings) and every fix hint.")
+def check_command(path: Path, round_name: str | None, submitter: str | None, select: tuple[str, ...],
+                  ignore: tuple[str, ...], fmt: str, output: Path | None, strict: bool, verbose: bool) -> None:
+    """Check the results tree at PATH against its round's rules."""
+    from checker.check import run_check
+
+    if not path.is_dir():
+        raise ToolError(f"not a folder: {path}")
+    try:
+        document = run_check(path, round_name=round_name, submitter=submitter, select=select, ignore=ignore)
+    except LookupError as exc:
+        raise ToolError(str(exc)) from exc
+    if fmt == "json":
+        text = document.model_dump_json(indent=2) + "\n"
+    else:
+        from checker.report.text import render_text
+
+        text = render_text(document, verbose=verbose)
+    if output is not None:
+        from checker.report.write import write_atomically
+
+        write_atomically(output, text, tree=path)
+    else:
+        click.echo(text, nl=False)
+    failing = document.summary.errors > 0 or (strict and document.summary.warnings > 0)
+    sys.exit(EXIT_FINDINGS if failing else EXIT_OK)
+
+
+@main.command("explain")
+@click.argument("rule_id")
+def explain_command(rule_id: str) -> None:
+    """Print a rule's documentation: what it checks, why, the rules' section, how to fix it."""
+    from checker.engine.registry import load_all_checks
+    from checker.report.rules_doc import explain_text
+
+    registry = load_all_checks()
+    spec = registry.get(rule_id.upper())
+    if spec is None:
+        raise ToolError(f"unknown rule {rule_id!r}; see `mlperf-audit rules`")
+    click.echo(explain_text(spec))
+
+
+@main.command("rules")
+@click.option("--round", "round_name", help="List the rules a round runs, with their severity there.")
+def rules_command(round_name: str | None) -> None:
+    """List the rules (all of them, or those of one round with its severities)."""
+    from checker.engine.registry import load_all_checks
+    from checker.engine.rulepack import known_rounds
+
+    registry = load_all_checks()
+    if round_name is None:
+        click.echo(f"known rounds: {', '.join(known_rounds())}")
+        for rule_id in sorted(registry):
+            spec = registry[rule_id]
+            click.echo(f"{rule_id}  {spec.default_severity.value:<7}  {spec.title}")
+        return
+    pack = _load_pack_or_exit(round_name)
+    click.echo(f"{pack.title} (rules/{pack.source_file})")
+    for rule_id in sorted(pack.rules):
+        setting = pack.rules[rule_id]
+        spec = registry[rule_id]
+        note = f"  — {setting.note}" if setting.note else ""
+        click.echo(f"{rule_id}  {setting.severity:<7}  {spec.title}{note}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,225 @@
+"""Discovery: a results tree on disk → submissions (division/submitter) → result units.
+
+Discovery only lists folders; it never parses a file and never raises on an odd tree. Anything
+unexpected (a stray file, a symlink leaving the tree, an unreadable folder) is recorded as an
+:class:`Oddity` that a structure rule turns into a finding. Names are kept exactly as the folders
+spell them (lower-case scenario folders, spaces in submitter names); the canonical scenario is kept
+beside the folder name.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from checker.findings import Scope
+from checker.parse.loadgen_summary import canonical_scenario
+
+DIVISIONS_ALL = ("closed", "open", "network")
+
+
+@dataclass
+class Oddity:
+    """Something discovery saw and did not use: a finding for the structure rules."""
+
+    kind: str  # stray_file, symlink_outside, broken_symlink, unreadable, not_a_directory, hidden
+    path: str
+    scope: Scope
+    detail: str = ""
+
+
+@dataclass
+class ResultUnit:
+    """One result: ``<division>/<submitter>/results/<system>/<benchmark>/<scenario>``."""
+
+    division: str
+    submitter: str
+    system: str
+    benchmark: str
+    scenario_folder: str
+    path: Path
+    rel: str
+    submission: Submission
+
+    @property
+    def scenario(self) -> str | None:
+        return canonical_scenario(self.scenario_folder)
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(
+            division=self.division,
+            submitter=self.submitter,
+            system=self.system,
+            benchmark=self.benchmark,
+            scenario=self.scenario_folder,
+        )
+
+    def key(self) -> tuple[str, str, str, str, str]:
+        return (self.division, self.submitter, self.system, self.benchmark, self.scenario_folder)
+
+
+@dataclass
+class Submission:
+    """One ``<division>/<submitter>`` folder and what it holds."""
+
+    division: str
+    submitter: str
+    path: Path
+    rel: str
+    entries: list[str] = field(default_factory=list)
+    result_systems: list[str] = field(default_factory=list)
+    benchmarks: dict[str, list[str]] = field(default_factory=dict)  # system -> benchmark folders
+    units: list[ResultUnit] = field(default_factory=list)
+    has_results_dir: bool = False
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(division=self.division, submitter=self.submitter)
+
+    def system_scope(self, system: str) -> Scope:
+        return Scope(division=self.division, submitter=self.submitter, system=system)
+
+
+@dataclass
+class Tree:
+    root: Path
+    submissions: list[Submission] = field(default_factory=list)
+    divisions: list[str] = field(default_factory=list)
+    oddities: list[Oddity] = field(default_factory=list)
+    top_entries: list[str] = field(default_factory=list)
+
+    @property
+    def units(self) -> list[ResultUnit]:
+        return [unit for submission in self.submissions for unit in submission.units]
+
+    def rel(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+
+def _inside(root: Path, target: Path) -> bool:
+    try:
+        target.resolve().relative_to(root.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return False
+    return True
+
+
+def list_dir(tree: Tree, path: Path, scope: Scope) -> list[os.DirEntry[str]]:
+    """Entries of a folder, sorted by name; symlinks leaving the tree are reported and left out."""
+    try:
+        with os.scandir(path) as iterator:
+            entries = sorted(iterator, key=lambda e: e.name)
+    except OSError as exc:
+        tree.oddities.append(Oddity("unreadable", tree.rel(path), scope, exc.strerror or str(exc)))
+        return []
+    kept = []
+    for entry in entries:
+        if entry.is_symlink():
+            target = Path(entry.path)
+            if not target.exists():
+                tree.oddities.append(Oddity("broken_symlink", tree.rel(target), scope, "points nowhere"))
+                continue
+            if not _inside(tree.root, target):
+                tree.oddities.append(
+                    Oddity("symlink_outside", tree.rel(target), scope, "points outside the tree; not followed")
+                )
+                continue
+        kept.append(entry)
+    return kept
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def discover(root: Path, results_dir: str = "results", submitter: str | None = None,
+             divisions: tuple[str, ...] = DIVISIONS_ALL) -> Tree:
+    """Walk a results tree (the folder holding ``closed/``, ``open/``…) into a :class:`Tree`."""
+    tree = Tree(root=root)
+    top_scope = Scope()
+    for entry in list_dir(tree, root, top_scope):
+        tree.top_entries.append(entry.name)
+        if entry.name in divisions and _is_dir(entry):
+            tree.divisions.append(entry.name)
+    for division in tree.divisions:
+        div_path = root / division
+        for entry in list_dir(tree, div_path, Scope(division=division)):
+            if not _is_dir(entry):
+                tree.oddities.append(Oddity("stray_file", tree.rel(Path(entry.path)), Scope(division=division)))
+                continue
+            if submitter is not None and entry.name != submitter:
+                continue
+            tree.submissions.append(_submission(tree, division, entry.name, Path(entry.path), results_dir))
+    return tree
+
+
+def _submission(tree: Tree, division: str, name: str, path: Path, results_dir: str) -> Submission:
+    sub = Submission(division=division, submitter=name, path=path, rel=tree.rel(path))
+    sub.entries = [entry.name for entry in list_dir(tree, path, sub.scope)]
+    results = path / results_dir
+    if not results.is_dir():
+        return sub
+    sub.has_results_dir = True
+    for system_entry in list_dir(tree, results, sub.scope):
+        if not _is_dir(system_entry):
+            tree.oddities.append(Oddity("stray_file", tree.rel(Path(system_entry.path)), sub.scope))
+            continue
+        system = system_entry.name
+        sub.result_systems.append(system)
+        system_scope = sub.system_scope(system)
+        benchmarks = sub.benchmarks.setdefault(system, [])
+        for bench_entry in list_dir(tree, Path(system_entry.path), system_scope):
+            if not _is_dir(bench_entry):
+                tree.oddities.append(Oddity("stray_file", tree.rel(Path(bench_entry.path)), system_scope))
+                continue
+            benchmarks.append(bench_entry.name)
+            bench_scope = Scope(division=division, submitter=name, system=system, benchmark=bench_entry.name)
+            for scen_entry in list_dir(tree, Path(bench_entry.path), bench_scope):
+                if not _is_dir(scen_entry):
+                    tree.oddities.append(Oddity("stray_file", tree.rel(Path(scen_entry.path)), bench_scope))
+                    continue
+                unit_path = Path(scen_entry.path)
+                sub.units.append(
+                    ResultUnit(
+                        division=division,
+                        submitter=name,
+                        system=system,
+                        benchmark=bench_entry.name,
+                        scenario_folder=scen_entry.name,
+                        path=unit_path,
+                        rel=tree.rel(unit_path),
+                        submission=sub,
+                    )
+                )
+    return sub
+
+
+def resolve_case_insensitive(base: Path, *parts: str) -> Path | None:
+    """Follow ``parts`` under ``base`` allowing a different letter case per part; None if absent.
+
+    Real trees name the same scenario ``Offline`` under results/ and ``offline`` under
+    measurements/ or compliance/; the rules accept either.
+    """
+    current = base
+    for part in parts:
+        candidate = current / part
+        if candidate.exists():
+            current = candidate
+            continue
+        try:
+            names = os.listdir(current)
+        except OSError:
+            return None
+        matches = sorted(name for name in names if name.lower() == part.lower())
+        if not matches:
+            return None
+        current = current / matches[0]
+    return current

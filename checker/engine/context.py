@@ -1,0 +1,139 @@
+"""What a check receives: the pack, its parameters, the parse cache, and the scope it runs on.
+
+The context also knows the round's layout (where the performance runs, the measurements and the
+compliance runs of a result live), so checks ask it instead of building paths themselves.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from checker.discover import ResultUnit, Submission, Tree, resolve_case_insensitive
+from checker.engine.evidence import Evidence
+from checker.engine.rulepack import Benchmark, RulePack
+from checker.findings import Scope
+
+_RUN = re.compile(r"^run_?(\d+)$")
+
+
+@dataclass
+class Context:
+    pack: RulePack
+    evidence: Evidence
+    tree: Tree
+    params: dict[str, Any] = field(default_factory=dict)
+    submission: Submission | None = None
+    system: str | None = None
+    unit: ResultUnit | None = None
+
+    # -- scope -----------------------------------------------------------------------------------
+    @property
+    def scope(self) -> Scope:
+        if self.unit is not None:
+            return self.unit.scope
+        if self.submission is not None and self.system is not None:
+            return self.submission.system_scope(self.system)
+        if self.submission is not None:
+            return self.submission.scope
+        return Scope()
+
+    def rel(self, path: Path) -> str:
+        return self.evidence.rel(path)
+
+    # -- parsed files ----------------------------------------------------------------------------
+    def model(self, path: Path, kind: str) -> Any:
+        return self.evidence.model(path, kind, self.scope)
+
+    def summary(self, run_dir: Path) -> Any:
+        return self.model(run_dir / "mlperf_log_summary.txt", "loadgen_summary")
+
+    def detail(self, run_dir: Path) -> Any:
+        return self.model(run_dir / "mlperf_log_detail.txt", "loadgen_detail")
+
+    # -- the round's view of this result ---------------------------------------------------------
+    def benchmark(self) -> tuple[str | None, Benchmark | None]:
+        if self.unit is None:
+            return None, None
+        return self.pack.benchmark_for(self.unit.benchmark, self.unit.division)
+
+    def expected_run_count(self) -> int:
+        runs = self.pack.layout.performance_runs
+        scenario = self.unit.scenario if self.unit else None
+        return runs.get(scenario or "", runs.get("default", 1))
+
+    def performance_runs(self) -> list[Path]:
+        """The performance run folders present, in run order (run_1, run_2, …, or a fallback)."""
+        assert self.unit is not None
+        perf = self.unit.path / "performance"
+        if not perf.is_dir():
+            return []
+        numbered = []
+        try:
+            names = sorted(p.name for p in perf.iterdir() if p.is_dir())
+        except OSError:
+            return []
+        for name in names:
+            match = _RUN.match(name)
+            if match:
+                numbered.append((int(match.group(1)), perf / name))
+        if numbered:
+            return [path for _, path in sorted(numbered)]
+        for fallback in self.pack.layout.run_fallbacks:
+            candidate = perf if fallback == "." else perf / fallback
+            if (candidate / "mlperf_log_summary.txt").is_file() or (candidate / "mlperf_log_detail.txt").is_file():
+                return [candidate]
+        return []
+
+    def accuracy_dir(self) -> Path:
+        assert self.unit is not None
+        return self.unit.path / "accuracy"
+
+    def _template_dir(self, template: str | None) -> Path | None:
+        if template is None or self.unit is None:
+            return None
+        unit = self.unit
+        parts = template.format(
+            system=unit.system, benchmark=unit.benchmark, scenario=unit.scenario_folder
+        ).split("/")
+        return resolve_case_insensitive(unit.submission.path, *parts)
+
+    def measurements_dir(self) -> Path | None:
+        return self._template_dir(self.pack.layout.measurements_path)
+
+    def measurements_dir_expected(self) -> str:
+        assert self.unit is not None
+        unit = self.unit
+        rel = self.pack.layout.measurements_path.format(
+            system=unit.system, benchmark=unit.benchmark, scenario=unit.scenario_folder
+        )
+        return f"{unit.submission.rel}/{rel}"
+
+    def compliance_dir(self) -> Path | None:
+        return self._template_dir(self.pack.layout.compliance_path)
+
+    def compliance_dir_expected(self) -> str | None:
+        if self.pack.layout.compliance_path is None or self.unit is None:
+            return None
+        unit = self.unit
+        rel = self.pack.layout.compliance_path.format(
+            system=unit.system, benchmark=unit.benchmark, scenario=unit.scenario_folder
+        )
+        return f"{unit.submission.rel}/{rel}"
+
+    def system_json_path(self, system: str | None = None) -> Path | None:
+        submission = self.submission or (self.unit.submission if self.unit else None)
+        system = system or self.system or (self.unit.system if self.unit else None)
+        if submission is None or system is None:
+            return None
+        return submission.path / self.pack.layout.systems_dir / f"{system}.json"
+
+    def system_description(self, system: str | None = None) -> Any:
+        path = self.system_json_path(system)
+        if path is None:
+            return None
+        submission = self.submission or (self.unit.submission if self.unit else None)
+        scope = submission.system_scope(system or self.system or self.unit.system)  # type: ignore[union-attr]
+        return self.evidence.model(path, "system_json", scope)

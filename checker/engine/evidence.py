@@ -1,0 +1,57 @@
+"""Parse-once cache: every file of the tree is parsed at most once per run, on first request.
+
+Checks ask the :class:`Evidence` for a file's model; the first request parses it and remembers the
+scope that asked, so that the file's parse problems are reported once (rules S004/S005) against the
+result or system the file belongs to. A file that does not exist is simply ``None``: whether that
+matters is a structure rule's business.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from checker.findings import Scope
+from checker.parse.base import ParseResult
+from checker.parse.kinds import parser_for
+
+
+@dataclass
+class ParsedFile:
+    result: ParseResult
+    scope: Scope
+
+
+class Evidence:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._cache: dict[tuple[Path, str], ParsedFile] = {}
+        self._lock = threading.Lock()
+
+    def rel(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    def parse(self, path: Path, kind: str, scope: Scope) -> ParseResult | None:
+        """The parse result of ``path`` as ``kind``; None when the file does not exist."""
+        key = (path, kind)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached.result
+        if not path.is_file():
+            return None
+        result = parser_for(kind)(path, root=self.root)
+        with self._lock:
+            self._cache.setdefault(key, ParsedFile(result=result, scope=scope))
+        return result
+
+    def model(self, path: Path, kind: str, scope: Scope) -> Any:
+        result = self.parse(path, kind, scope)
+        return None if result is None else result.model
+
+    def parsed_files(self) -> list[ParsedFile]:
+        return list(self._cache.values())

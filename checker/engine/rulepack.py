@@ -1,0 +1,295 @@
+"""Rule packs: one YAML file per round in ``rules/``, validated, with ``extends`` inheritance.
+
+A pack is data: the round's benchmarks, thresholds, seeds, layout, required files and fields, and
+which rules run with which severity. A pack may ``extends`` an earlier round and override keys
+(mappings merge key by key, anything else replaces; ``null`` deletes an inherited key; the
+top-level keys listed under ``replace`` are taken whole from the extending pack). The merged
+pack is checked against ``schemas/rulepack.schema.json`` (generated from the models below, a test
+keeps them equal); a bad pack stops the tool with exit 2 naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from checker.findings import Severity
+from checker.resources import data_dir
+
+SCENARIO_NAMES = ("SingleStream", "MultiStream", "Server", "Offline", "Interactive")
+
+
+class PackError(Exception):
+    """A rule pack that cannot be used; the CLI turns it into exit code 2."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RuleSetting(Strict):
+    severity: Literal["error", "warning", "info", "off"] = "error"
+    params: dict[str, Any] = Field(default_factory=dict)
+    note: str | None = Field(None, description="why this round sets it so, e.g. what the official checker did")
+
+
+class AccuracyTarget(Strict):
+    metric: str = Field(description="metric name as accuracy_txt reports it (acc, mAP, bleu, F1, AUC, DICE, ...)")
+    target: float
+    direction: Literal["min", "max"] = "min"
+
+
+class LatencyBound(Strict):
+    ns: int
+    percentile: float
+
+
+class ScenarioSet(Strict):
+    required: list[str] = Field(default_factory=list)
+    optional: list[str] = Field(default_factory=list)
+
+
+class Benchmark(Strict):
+    aliases: list[str] = Field(default_factory=list)
+    open_patterns: list[str] = Field(default_factory=list, description="regexes mapping open-division model names")
+    accuracy: list[AccuracyTarget] = Field(default_factory=list)
+    performance_sample_count: int | None = None
+    latency_bounds: dict[str, LatencyBound] = Field(default_factory=dict)
+    min_query_count: dict[str, int] = Field(default_factory=dict)
+    scenarios: dict[str, ScenarioSet] = Field(
+        default_factory=dict, description="system type (or 'any') -> required/optional scenarios"
+    )
+    compliance_tests: dict[str, list[str]] = Field(
+        default_factory=dict, description="scenario (or 'any') -> tests required for closed results"
+    )
+    dataset_size: int | None = None
+    mlperf_conf_name: str | None = None
+
+
+class MetricSource(Strict):
+    """Where a result's headline value is read: a summary label or a detail-log key."""
+
+    source: Literal["summary", "detail"]
+    key: str
+    unit: str
+    scale: float = 1.0
+
+
+class Layout(Strict):
+    divisions: list[str]
+    results_dir: str = "results"
+    systems_dir: str = "systems"
+    code_dirs: list[str] = Field(default_factory=lambda: ["code"])
+    measurements_path: str = Field(description="template relative to the submitter folder")
+    compliance_path: str | None = Field(None, description="template relative to the submitter folder")
+    performance_runs: dict[str, int] = Field(default_factory=lambda: {"default": 1})
+    run_fallbacks: list[str] = Field(default_factory=list, description="other run folder names accepted")
+    required_files: dict[str, list[str]] = Field(default_factory=dict)
+    optional_files: dict[str, list[str]] = Field(default_factory=dict)
+    allowed_tree_entries: list[str] = Field(default_factory=list)
+
+
+class SystemDescriptionRules(Strict):
+    required: list[str] = Field(default_factory=list)
+    optional: list[str] = Field(default_factory=list)
+    non_empty: list[str] = Field(default_factory=list)
+    submitter_match: Literal["exact", "case-insensitive"] = "case-insensitive"
+    division_match: Literal["exact", "case-insensitive"] = "exact"
+    status_values: list[str] | None = None
+    status_aliases: dict[str, str] = Field(default_factory=dict)
+    system_types: list[str] | None = None
+
+
+class MeasurementsRules(Strict):
+    required: list[str] = Field(default_factory=list)
+    optional: list[str] = Field(default_factory=list)
+    json_names: list[str] = Field(default_factory=lambda: ["{system}*_{scenario}.json", "{system}*.json"])
+    implementation_from_name: bool = True
+
+
+class AccuracyRules(Strict):
+    line_select: Literal["first", "last"] = "last"
+    hash_required: bool = False
+    max_log_bytes: int | None = None
+    applies_to_open: bool = False
+    metric_patterns: dict[str, str] = Field(
+        default_factory=dict, description="metric -> which accuracy_txt pattern variant counts ('start'|'anywhere')"
+    )
+
+
+class ComplianceRules(Strict):
+    divisions: list[str] = Field(default_factory=lambda: ["closed"])
+    required_files: dict[str, list[str]] = Field(default_factory=dict)
+    verify_files: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class Detection(Strict):
+    loadgen_version_prefixes: list[str] = Field(default_factory=list)
+    seeds_match: bool = True
+    compliance_dir: str | None = None
+
+
+class RulePack(Strict):
+    round: str
+    title: str
+    extends: str | None = None
+    sources: dict[str, str] = Field(default_factory=dict)
+    detection: Detection = Field(default_factory=Detection)
+    log_format: Literal["text2019", "mllog"]
+    layout: Layout
+    seeds: dict[str, int]
+    test05_seeds: dict[str, int] = Field(default_factory=dict)
+    min_duration_ms: int
+    offline_min_samples_per_query: int | None = None
+    loadgen_error_ignore: list[str] = Field(default_factory=list)
+    system_description: SystemDescriptionRules
+    measurements: MeasurementsRules
+    accuracy: AccuracyRules
+    compliance: ComplianceRules = Field(default_factory=ComplianceRules)
+    metric: dict[str, MetricSource]
+    inferred_metric: dict[str, MetricSource] = Field(default_factory=dict)
+    inferred_scenarios: dict[str, list[str]] = Field(
+        default_factory=dict, description="folder scenario -> log scenarios accepted as an inferred result"
+    )
+    benchmarks: dict[str, Benchmark]
+    rules: dict[str, RuleSetting] = Field(default_factory=dict)
+    source_file: str | None = None
+
+    # -- lookups used by the checks -------------------------------------------------------------
+    def benchmark_for(self, folder: str, division: str) -> tuple[str | None, Benchmark | None]:
+        """Map a benchmark folder name to the round's benchmark (aliases; open-division patterns)."""
+        import re
+
+        lowered = folder.lower()
+        for name, bench in self.benchmarks.items():
+            if lowered == name.lower() or lowered in (a.lower() for a in bench.aliases):
+                return name, bench
+        if division != "closed":
+            for name, bench in self.benchmarks.items():
+                for pattern in bench.open_patterns:
+                    if re.search(pattern, folder, re.IGNORECASE):
+                        return name, bench
+        return None, None
+
+    def setting(self, rule_id: str) -> RuleSetting | None:
+        return self.rules.get(rule_id)
+
+    def severity(self, rule_id: str, default: Severity) -> Severity | None:
+        setting = self.rules.get(rule_id)
+        if setting is None:
+            return None
+        if setting.severity == "off":
+            return None
+        return Severity(setting.severity) if setting.severity else default
+
+
+def rules_dir() -> Path:
+    return data_dir("rules")
+
+
+def schema_path() -> Path:
+    return data_dir("schemas") / "rulepack.schema.json"
+
+
+def known_rounds(directory: Path | None = None) -> list[str]:
+    directory = directory or rules_dir()
+    return sorted((p.stem for p in directory.glob("*.yaml")), key=_round_sort_key)
+
+
+def _round_sort_key(name: str) -> tuple[int, ...]:
+    digits = [int(part) for part in name.lstrip("v").split(".") if part.isdigit()]
+    return tuple(digits) if digits else (10_000,)
+
+
+def _merge(base: Any, override: Any, replace: frozenset[str] = frozenset()) -> Any:
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for key, value in override.items():
+            if key in replace:
+                merged[key] = copy.deepcopy(value)
+            elif value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = _merge(base.get(key), value)
+        return merged
+    return copy.deepcopy(override)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PackError(f"{path}: cannot read rule pack: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise PackError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PackError(f"{path}: a rule pack must be a mapping at the top level")
+    return data
+
+
+def raw_pack(name: str, directory: Path | None = None, _seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The pack as a merged mapping (its ``extends`` chain applied), before validation."""
+    directory = directory or rules_dir()
+    path = directory / f"{name}.yaml"
+    if not path.is_file():
+        raise PackError(f"unknown round {name!r}; known rounds: {', '.join(known_rounds(directory))}")
+    if name in _seen:
+        raise PackError(f"{path}: 'extends' cycle: {' -> '.join((*_seen, name))}")
+    data = _read_yaml(path)
+    parent = data.get("extends")
+    if parent:
+        if not isinstance(parent, str):
+            raise PackError(f"{path}: key 'extends' must be a round name")
+        replace = data.pop("replace", []) or []
+        if not isinstance(replace, list):
+            raise PackError(f"{path}: key 'replace' must be a list of top-level keys")
+        merged = _merge(raw_pack(parent, directory, (*_seen, name)), data, frozenset(replace))
+    else:
+        data.pop("replace", None)
+        merged = data
+    merged["extends"] = parent
+    merged["source_file"] = path.name
+    return merged
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict[str, Any]:
+    return json.loads(schema_path().read_text(encoding="utf-8"))
+
+
+def generated_schema() -> dict[str, Any]:
+    """The JSON Schema of a merged pack, as written to schemas/rulepack.schema.json."""
+    schema = RulePack.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://mlperf-audit.invalid/schemas/rulepack.schema.json"
+    return schema
+
+
+@lru_cache(maxsize=32)
+def load_pack(name: str, directory: str | None = None) -> RulePack:
+    """Load, merge and validate one round's pack. Raises :class:`PackError` naming file and key."""
+    folder = Path(directory) if directory else rules_dir()
+    data = raw_pack(name, folder)
+    path = folder / f"{name}.yaml"
+    validator = jsonschema.Draft202012Validator(_schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        key = ".".join(str(part) for part in first.absolute_path) or "(top level)"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise PackError(f"{path}: key {key}: {first.message}{more}")
+    pack = RulePack.model_validate(data)
+    from checker.engine.registry import load_all_checks
+
+    registry = load_all_checks()
+    unknown = sorted(set(pack.rules) - set(registry))
+    if unknown:
+        raise PackError(f"{path}: key rules: unknown rule IDs {', '.join(unknown)}")
+    return pack
