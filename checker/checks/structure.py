@@ -177,7 +177,8 @@ def system_json_missing(ctx: Context) -> Iterator[Violation]:
 def unknown_benchmark(ctx: Context) -> Iterator[Violation]:
     unit = ctx.unit
     assert unit is not None
-    name, _ = ctx.benchmark()
+    name, _, how = ctx.pack.benchmark_match(unit.benchmark)
+    scope = Scope(division=unit.division, submitter=unit.submitter, system=unit.system, benchmark=unit.benchmark)
     if name is None:
         severity = Severity.ERROR if unit.division == "closed" else Severity.WARNING
         yield Violation(
@@ -186,8 +187,16 @@ def unknown_benchmark(ctx: Context) -> Iterator[Violation]:
             expected=", ".join(sorted(ctx.pack.benchmarks)),
             found=unit.benchmark,
             severity=severity,
-            scope=Scope(division=unit.division, submitter=unit.submitter, system=unit.system,
-                        benchmark=unit.benchmark),
+            scope=scope,
+        )
+    elif how == "pattern" and unit.division == "closed":
+        yield Violation(
+            f"benchmark folder {unit.benchmark!r} is not named after its benchmark; read as {name}",
+            path=ctx.rel(unit.path.parent),
+            expected=name,
+            found=unit.benchmark,
+            severity=Severity.WARNING,
+            scope=scope,
         )
 
 

@@ -254,6 +254,36 @@ def measurements_unknown(ctx: Context) -> Iterator[Violation]:
             yield Violation(f"unknown field {name!r}", path=ctx.rel(path), line=model.line_of(name), found=name)
 
 
+def code_folder_names(ctx: Context) -> list[str]:
+    """Names a benchmark's code folder goes by: the results folder's, the round's, its aliases, and
+    the family name without the accuracy suffix (``bert`` for ``bert-99``), as real trees use them."""
+    unit = ctx.unit
+    assert unit is not None
+    names = [unit.benchmark]
+    name, bench = ctx.benchmark()
+    if name is not None and bench is not None:
+        names += [name, *bench.aliases]
+        if bench.mlperf_conf_name:
+            names.append(bench.mlperf_conf_name)
+    for candidate in list(names):
+        family = candidate.split("-99")[0]
+        if family != candidate:
+            names.append(family)
+    return list(dict.fromkeys(names))
+
+
+def implementation_name(stem: str, system: str, scenario: str) -> str:
+    """``<system>_<impl>_<scenario>`` → ``<impl>``; empty when the JSON is named ``<system>_<scenario>``."""
+    rest = stem[len(system):] if stem.lower().startswith(system.lower()) else stem
+    rest = rest.lstrip("_")
+    if rest.lower() == scenario.lower():
+        return ""
+    suffix = f"_{scenario}"
+    if rest.lower().endswith(suffix.lower()):
+        rest = rest[: -len(suffix)]
+    return rest
+
+
 @rule(
     "S014",
     title="Code folder missing",
@@ -276,14 +306,11 @@ def code_folder(ctx: Context) -> Iterator[Violation]:
         return
     if path is None or not ctx.pack.measurements.implementation_from_name:
         return
-    stem = path.stem
-    prefix, suffix = f"{unit.system}_", f"_{unit.scenario_folder}"
-    impl = stem[len(prefix):] if stem.startswith(prefix) else stem
-    if impl.lower().endswith(suffix.lower()):
-        impl = impl[: -len(suffix)]
-    candidates = [code_root / unit.benchmark / impl]
+    impl = implementation_name(path.stem, unit.system, unit.scenario_folder)
+    folders = code_folder_names(ctx)
+    candidates = [code_root / name / impl if impl else code_root / name for name in folders]
     if ctx.params.get("accept_benchmark_folder", False):
-        candidates.append(code_root / unit.benchmark)
+        candidates += [code_root / name for name in folders]
     if not any(c.exists() for c in candidates):
         yield Violation(f"code folder {ctx.rel(candidates[0])} missing", path=ctx.rel(candidates[0]),
                         expected=ctx.rel(candidates[0]), found="missing")

@@ -163,20 +163,29 @@ class RulePack(Strict):
     source_file: str | None = None
 
     # -- lookups used by the checks -------------------------------------------------------------
-    def benchmark_for(self, folder: str, division: str) -> tuple[str | None, Benchmark | None]:
-        """Map a benchmark folder name to the round's benchmark (aliases; open-division patterns)."""
+    def benchmark_match(self, folder: str) -> tuple[str | None, Benchmark | None, str]:
+        """Map a benchmark folder to the round's benchmark: by name, alias, or name pattern.
+
+        The third value says how it matched ('name', 'alias', 'pattern' or 'none'); the rounds'
+        checkers read closed folders such as ``ssd-mobilenet-non-quantized`` by pattern too.
+        """
         import re
 
         lowered = folder.lower()
         for name, bench in self.benchmarks.items():
-            if lowered == name.lower() or lowered in (a.lower() for a in bench.aliases):
-                return name, bench
-        if division != "closed":
-            for name, bench in self.benchmarks.items():
-                for pattern in bench.open_patterns:
-                    if re.search(pattern, folder, re.IGNORECASE):
-                        return name, bench
-        return None, None
+            if lowered == name.lower():
+                return name, bench, "name"
+            if lowered in (alias.lower() for alias in bench.aliases):
+                return name, bench, "alias"
+        for name, bench in self.benchmarks.items():
+            for pattern in bench.open_patterns:
+                if re.search(pattern, folder, re.IGNORECASE):
+                    return name, bench, "pattern"
+        return None, None, "none"
+
+    def benchmark_for(self, folder: str, division: str) -> tuple[str | None, Benchmark | None]:
+        name, bench, _ = self.benchmark_match(folder)
+        return name, bench
 
     def setting(self, rule_id: str) -> RuleSetting | None:
         return self.rules.get(rule_id)

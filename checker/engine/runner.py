@@ -155,6 +155,18 @@ def _parse_findings(evidence: Evidence, pack: RulePack, select: Sequence[str], i
     return out
 
 
+def _deduplicate(findings: list[Finding]) -> list[Finding]:
+    """A benchmark- or system-level finding raised from each of its results is kept once."""
+    seen: set[tuple] = set()
+    unique = []
+    for finding in findings:
+        key = (finding.rule, finding.scope, finding.path, finding.line, finding.message)
+        if key not in seen:
+            seen.add(key)
+            unique.append(finding)
+    return unique
+
+
 def verdict_for(findings: Iterable[Finding]) -> str:
     errors = [f for f in findings if f.severity == Severity.ERROR]
     if any(not f.waived for f in errors):
@@ -190,6 +202,7 @@ def run_checks(
             metric = None
         results.append(ResultReport(unit=unit, verdict="valid", metric=metric))
     findings.extend(_parse_findings(evidence, pack, select, ignore))
+    findings = _deduplicate(findings)
     findings.sort(key=Finding.sort_key)
     for report in results:
         scope = report.unit.scope

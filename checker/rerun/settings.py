@@ -22,6 +22,8 @@ How settings reach LoadGen (and why):
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -167,6 +169,24 @@ class RunSpec(BaseModel):
             return str(self.output_dir / NO_AUDIT_DIRNAME / AUDIT_CONFIG_FILENAME)
         return str(self.output_dir / AUDIT_CONFIG_FILENAME)
 
+    def to_child_json(self) -> str:
+        """The spec file handed to the child: all values plus which of them were set explicitly.
+
+        The explicit set does not survive a plain JSON round trip (every field would look set),
+        and with a user.conf it decides which values override the file.
+        """
+        payload = {
+            "spec": self.model_dump(mode="json"),
+            "explicit_fields": sorted(self.model_fields_set),
+        }
+        return json.dumps(payload, indent=2, sort_keys=True)
+
+    @classmethod
+    def from_child_json(cls, text: str) -> tuple[RunSpec, list[str]]:
+        """Inverse of :meth:`to_child_json`: the spec and its explicitly set field names."""
+        payload = json.loads(text)
+        return cls.model_validate(payload["spec"]), list(payload.get("explicit_fields", []))
+
     def log_file(self, kind: Literal["summary", "detail", "accuracy", "trace"]) -> Path:
         """Where LoadGen writes the given log for this spec."""
         ext = "txt" if kind in ("summary", "detail") else "json"
@@ -208,11 +228,18 @@ _PERCENTILE_FIELD = {
 }
 
 
-def build_test_settings(spec: RunSpec, lg: mlperf_loadgen | None = None) -> tuple[Any, list[int]]:
+def build_test_settings(
+    spec: RunSpec,
+    lg: mlperf_loadgen | None = None,
+    *,
+    explicit_fields: Iterable[str] | None = None,
+) -> tuple[Any, list[int]]:
     """``TestSettings`` for ``spec`` and the ``FromConfig`` return codes (empty without user.conf).
 
     ``lg`` is the imported ``mlperf_loadgen`` module (passed in so callers control when the
-    extension is loaded).
+    extension is loaded). ``explicit_fields`` names the fields the caller set on purpose (default:
+    ``spec.model_fields_set``); it only matters with a user.conf, where those fields override
+    the config files and all others are left to the files.
     """
     if lg is None:
         import mlperf_loadgen as lg
@@ -222,7 +249,7 @@ def build_test_settings(spec: RunSpec, lg: mlperf_loadgen | None = None) -> tupl
     if spec.user_conf is not None:
         fromconfig_rcs.append(settings.FromConfig("", spec.model_name, spec.scenario, 0))
         fromconfig_rcs.append(settings.FromConfig(str(spec.user_conf), spec.model_name, spec.scenario, 2))
-        chosen = spec.model_fields_set
+        chosen = set(spec.model_fields_set if explicit_fields is None else explicit_fields)
     else:
         chosen = set(type(spec).model_fields)
 
