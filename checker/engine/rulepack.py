@@ -177,10 +177,14 @@ class RulePack(Strict):
                 return name, bench, "name"
             if lowered in (alias.lower() for alias in bench.aliases):
                 return name, bench, "alias"
+        best: tuple[int, str, Benchmark] | None = None
         for name, bench in self.benchmarks.items():
             for pattern in bench.open_patterns:
-                if re.search(pattern, folder, re.IGNORECASE):
-                    return name, bench, "pattern"
+                found = re.search(pattern, folder, re.IGNORECASE)
+                if found and (best is None or len(found.group(0)) > best[0]):
+                    best = (len(found.group(0)), name, bench)  # the most specific pattern wins
+        if best is not None:
+            return best[1], best[2], "pattern"
         return None, None, "none"
 
     def benchmark_for(self, folder: str, division: str) -> tuple[str | None, Benchmark | None]:
