@@ -11,6 +11,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus_cache  # noqa: E402
 
+pytest_plugins = ["loadgen_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def corpus():
@@ -20,5 +22,20 @@ def corpus():
         if not corpus_cache.available(round_name):
             pytest.fail(f"corpus archive {corpus_cache.archive(round_name)} is missing")
         return corpus_cache.corpus_root(round_name)
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def corpus_report(corpus):
+    """round -> the report document of `check` on the extracted corpus round (computed once)."""
+    from checker.check import run_check
+
+    reports = {}
+
+    def get(round_name: str):
+        if round_name not in reports:
+            reports[round_name] = run_check(corpus(round_name), round_name=round_name)
+        return reports[round_name]
 
     return get
