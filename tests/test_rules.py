@@ -12,7 +12,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tree_builder import append_mllog_error, copy_system, edit_json, json_key_line, replace_in_file, set_mllog_value
+from tree_builder import (
+    append_mllog_error,
+    copy_system,
+    edit_json,
+    json_key_line,
+    replace_in_file,
+    set_mllog_value,
+)
 
 from checker.check import run_check
 
