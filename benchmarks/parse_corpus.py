@@ -1,0 +1,90 @@
+"""Parse the whole extracted corpus, single-threaded, and compare with hashing the same files.
+
+Usage: python benchmarks/parse_corpus.py [--repeat 3] [--rounds v0.5 v0.7 v1.0]
+
+For every file of a kind we parse (LoadGen summary and detail logs, accuracy logs, accuracy.txt,
+conf files, system and measurements JSON, verification outputs) it measures, in the same run and on
+the same files: (a) the time to SHA-256 each file, (b) the time to parse each file with our parsers.
+Reports the median of ``--repeat`` passes of each and the ratio parse / hash (target: at most 4).
+The files are read once before timing so both passes see a warm page cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+import corpus_cache  # noqa: E402
+
+from checker.parse.kinds import detect_kind, parser_for  # noqa: E402
+
+
+def corpus_files(rounds: list[str]) -> list[tuple[Path, str, Path]]:
+    files = []
+    for name in rounds:
+        root = corpus_cache.corpus_root(name)
+        for path in sorted(root.rglob("*")):
+            if not path.is_file() or path.is_symlink() or "/code/" in path.as_posix():
+                continue
+            kind = detect_kind(path)
+            if kind is None:
+                continue
+            if kind in ("system_json", "measurements_json") and path.suffix != ".json":
+                continue
+            files.append((path, kind, root))
+    return files
+
+
+def hash_pass(files: list[tuple[Path, str, Path]]) -> float:
+    start = time.perf_counter()
+    for path, _, _ in files:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        digest.hexdigest()
+    return time.perf_counter() - start
+
+
+def parse_pass(files: list[tuple[Path, str, Path]]) -> float:
+    parsers = {}
+    start = time.perf_counter()
+    for path, kind, root in files:
+        parser = parsers.get(kind) or parsers.setdefault(kind, parser_for(kind))
+        parser(path, root=root)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--rounds", nargs="+", default=["v0.5", "v0.7", "v1.0"])
+    args = parser.parse_args()
+    files = corpus_files(args.rounds)
+    total_bytes = sum(path.stat().st_size for path, _, _ in files)
+    kinds: dict[str, int] = {}
+    for _, kind, _ in files:
+        kinds[kind] = kinds.get(kind, 0) + 1
+    hash_pass(files)  # warm the page cache
+    hashes, parses = [], []
+    for _ in range(args.repeat):
+        hashes.append(hash_pass(files))
+        parses.append(parse_pass(files))
+    hash_median, parse_median = statistics.median(hashes), statistics.median(parses)
+    print(f"files: {len(files)} ({total_bytes / 1e6:.1f} MB) in rounds {', '.join(args.rounds)}")
+    print("by kind: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+    print(f"sha256 pass: median {hash_median:.3f} s over {args.repeat} ({', '.join(f'{t:.3f}' for t in hashes)})")
+    print(f"parse pass:  median {parse_median:.3f} s over {args.repeat} ({', '.join(f'{t:.3f}' for t in parses)})")
+    print(f"ratio parse/sha256: {parse_median / hash_median:.2f} (target <= 4)")
+
+
+if __name__ == "__main__":
+    main()
