@@ -149,8 +149,12 @@ class OnnxSut:
     def issue(self, query_samples: list[Any]) -> None:
         """Enqueue the samples. Only the injected behaviours below may break the no-raise rule."""
         if self.spec.sut_behaviour == "raise_in_issue":
-            # Deliberately outside the protection: reproduces LoadGen's real crash mode.
-            raise RuntimeError("injected failure in issue_query (sut_behaviour='raise_in_issue')")
+            # Deliberately outside the protection: reproduces LoadGen's real crash mode. The
+            # process may die (SIGSEGV) while the exception unwinds through LoadGen, before any
+            # Python handler runs, so announce it first: stderr is the only trace that survives.
+            message = "injected failure in issue_query (sut_behaviour='raise_in_issue')"
+            print(f"runner_child: {message}", file=sys.stderr, flush=True)
+            raise RuntimeError(message)
         queued = 0
         try:
             now = time.perf_counter()

@@ -124,7 +124,20 @@ class RunSpec(BaseModel):
     log_prefix: str = "mlperf_log_"
 
     # --- SUT ------------------------------------------------------------------------------
-    sut_behaviour: SutBehaviour = "honest"
+    sut_behaviour: SutBehaviour = Field(
+        "honest",
+        description=(
+            "honest: real logits for every sample. "
+            "garbage_in_performance: random bytes (no inference) when the spec's mode is "
+            "PerformanceOnly, honest otherwise; the SUT decides from the mode it was asked to run, "
+            "as a dishonest harness would, so TEST01's sampled log exposes it. "
+            "cache_repeated: serves a cached answer when a sample index repeats (caught by TEST04). "
+            "corrupt_fraction: rolls the logits of a seeded choice of corrupt_fraction of the "
+            "indices, in every mode. "
+            "raise_in_issue: raises out of issue_query (LoadGen's crash mode). "
+            "hang: never completes a sample (LoadGen's hang mode; ended by timeout_s)."
+        ),
+    )
     corrupt_fraction: float = Field(0.0, ge=0, le=1, description="for sut_behaviour='corrupt_fraction'")
     behaviour_seed: int = Field(0, ge=0, description="seeds the garbage bytes / the corrupted sample choice")
     batch_size: int = Field(64, ge=1, description="Offline issue is split into batches of this size")
