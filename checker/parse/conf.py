@@ -11,8 +11,8 @@ the installed LoadGen):
   not a C number, including a trailing ``# comment`` after the value and ``#text more text``
   comments (no space after ``#``): any such line makes LoadGen return -EINVAL and apply
   **nothing** from the whole file;
-* ``# comment`` (a lone ``#`` token) ends the line; ``#key = 5`` is stored under the key ``#key``
-  and never used;
+* a lone ``#`` token ends the line when it comes before the value (``# comment``, ``key # note``);
+  ``#key = 5`` is stored under the key ``#key`` and never used;
 * the value is stored as text; every later line with the same full key replaces it (the last
   one read wins); extra numeric tokens after the value also replace it;
 * integer settings read the text with ``strtoull(text, 0)``: ``11.5`` becomes 11, ``1e3`` becomes
@@ -46,6 +46,7 @@ from checker.parse.base import (
     looks_binary,
     read_head,
 )
+from checker.parse.json_lines import path_state
 
 ConfKind = Literal["user.conf", "mlperf.conf", "audit.config"]
 
@@ -375,6 +376,15 @@ class AppliedSetting(BaseModel):
     spec: ConfKeySpec
 
 
+def _lookup(table: dict[str, ConfEntry], model: str, scenario: str, key: str) -> ConfEntry | None:
+    """LoadGen's four-step lookup in a full-key -> entry table."""
+    for m, s in ((model, scenario), ("*", scenario), (model, "*"), ("*", "*")):
+        entry = table.get(f"{m}.{s}.{key}")
+        if entry is not None:
+            return entry
+    return None
+
+
 class ConfFile(BaseModel):
     """A parsed LoadGen config file: its assignments, its odd lines, and whether LoadGen accepts it."""
 
@@ -417,33 +427,29 @@ class ConfFile(BaseModel):
         """
         if self.loadgen_rejects_file and not even_if_rejected:
             return None
-        table = self.stored()
-        for m, s in ((model, scenario), ("*", scenario), (model, "*"), ("*", "*")):
-            entry = table.get(f"{m}.{s}.{key}")
-            if entry is not None:
-                return entry
-        return None
+        return _lookup(self.stored(), model, scenario, key)
 
     def applies_as_audit_config(self, entry: ConfEntry, scenario: str | None = None) -> bool:
         """Whether LoadGen would apply this entry if the file were used as ``audit.config``.
 
         LoadGen reads audit.config with model ``*``, so only ``*.<Scenario>.key`` and ``*.*.key``
-        lines can apply; the key must also be one current LoadGen reads from a file, the entry must
-        be the one that wins for its full key, and the file must not be rejected. With ``scenario``
-        given, general keys must be under that scenario or ``*``.
+        lines can apply. Beyond that the entry must win LoadGen's lookup (``*.Offline.mode`` beats
+        ``*.*.mode`` when running Offline; a later duplicate beats an earlier line), the key must be
+        one current LoadGen reads from a file, its value must be accepted (mode 0..3), and the file
+        must not be rejected. With ``scenario`` None: applies when run as any scenario.
+        Token-latency keys also need ``use_token_latencies`` set, which may come from another file;
+        that is not checked here.
         """
         if self.loadgen_rejects_file or entry.model != "*" or entry.number is None:
             return False
-        if self.stored().get(entry.full_key) is not entry:
-            return False
-        specs = [s for s in entry.specs() if not s.mlperf_conf_only and not s.legacy]
-        if not specs:
-            return False
-        if scenario is None:
-            return True
-        if entry.scenario in ("*", scenario):
-            return True
-        return any(s.scenario == entry.scenario for s in specs)
+        runs = [scenario] if scenario is not None else list(SCENARIOS)
+        for spec in entry.specs():
+            if spec.legacy or spec.mlperf_conf_only or spec.effective_value(entry.raw) is None:
+                continue
+            for run in runs:
+                if self.lookup("*", spec.scenario or run, spec.key) is entry:
+                    return True
+        return False
 
     def settings(
         self,
@@ -466,12 +472,13 @@ class ConfFile(BaseModel):
             conf_type = 0 if self.kind == "mlperf.conf" else 2
         state: dict[str, Any] = dict(prior or {})
         applied: dict[str, AppliedSetting] = {}
+        table = self.stored()
         for spec in LOADGEN_KEYS:
             if spec.legacy or (spec.mlperf_conf_only and conf_type != 0):
                 continue
             if spec.requires is not None and not state.get(spec.requires):
                 continue
-            entry = self.lookup(model, spec.scenario or scenario, spec.key)
+            entry = _lookup(table, model, spec.scenario or scenario, spec.key)
             if entry is None:
                 continue
             value = spec.effective_value(entry.raw)
@@ -528,9 +535,12 @@ class _Builder:
         self.saw_tokens = True
         if tokens[0] == "#":
             return
+        if len(tokens) > 1 and tokens[1] == "#":
+            # a lone '#' ends the line when it comes before the value: 'key # note' is just 'key'
+            tokens = tokens[:1]
         first = tokens[0]
         if len(tokens) == 1:
-            if "=" in first and not first.startswith("#"):
+            if "=" in first and first != "=" and not first.startswith("#"):
                 self.note(
                     lineno,
                     "no_spaces_around_equals",
@@ -614,12 +624,12 @@ class _Builder:
             return
 
         parts = first.rsplit(".", 2)
-        if len(parts) < 3:
+        if len(parts) < 3 or not all(parts):
             self.note(
                 lineno,
                 "too_few_parts",
                 "ignored",
-                f"key '{first}' needs three dotted parts model.scenario.key; LoadGen never looks it up",
+                f"key '{first}' needs three non-empty dotted parts model.scenario.key; LoadGen never looks it up",
                 text,
             )
             return
@@ -794,13 +804,20 @@ def parse_conf(
     def result(model: ConfFile | None) -> ParseResult[ConfFile]:
         return ParseResult[ConfFile](kind=kind, path=shown, model=model, problems=sink.finish())
 
-    if not path.exists():
+    state = path_state(path)
+    if state == "missing":
         sink.add("missing", "file does not exist")
         return result(None)
-    if path.is_dir():
+    if state == "dir":
         sink.add(
             "not_a_file", f"expected a {kind} file, found a directory", expected="a file", found="directory"
         )
+        return result(None)
+    if state == "other":
+        sink.add("not_a_file", "not a regular file (device, FIFO or socket); not read", expected="a file")
+        return result(None)
+    if state.startswith("error"):
+        sink.add("unreadable", f"cannot read file: {state[7:]}")
         return result(None)
     size = file_size(path)
     if size is not None and size > DEFAULT_MAX_CONF_BYTES:

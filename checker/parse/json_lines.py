@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any, ClassVar, Union
 
@@ -147,6 +149,24 @@ def _type_name(value: Any) -> str:
     return "object"
 
 
+def path_state(path: Path) -> str:
+    """``file``, ``dir``, ``missing`` or ``other``, or ``error: <reason>``; never raises.
+
+    ``Path.exists()``/``is_dir()`` raise on permission errors, which a parser must not.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "missing"
+    except NotADirectoryError:
+        return "missing"
+    except OSError as exc:
+        return f"error: {exc.strerror or exc}"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    return "file" if stat.S_ISREG(mode) else "other"
+
+
 def read_json_text(path: Path, sink: ProblemSink, max_bytes: int = DEFAULT_MAX_JSON_BYTES) -> str | None:
     """The file's text for JSON decoding, or None (with a problem) when there is nothing to decode.
 
@@ -154,13 +174,20 @@ def read_json_text(path: Path, sink: ProblemSink, max_bytes: int = DEFAULT_MAX_J
     same way as in every other parser; a skipped overlong line is kept as an empty line so the
     line numbers of everything after it stay right.
     """
-    if not path.exists():
+    state = path_state(path)
+    if state == "missing":
         sink.add("missing", "file does not exist")
         return None
-    if path.is_dir():
+    if state == "dir":
         sink.add(
             "not_a_file", "expected a JSON file, found a directory", expected="a file", found="directory"
         )
+        return None
+    if state == "other":
+        sink.add("not_a_file", "not a regular file (device, FIFO or socket); not read", expected="a file")
+        return None
+    if state.startswith("error"):
+        sink.add("unreadable", f"cannot read file: {state[7:]}")
         return None
     size = file_size(path)
     if size is None:
@@ -258,7 +285,9 @@ def load_json_with_lines(
                 found=f"line {exc.lineno} column {exc.colno}",
             )
     except json.JSONDecodeError as exc:
-        truncated = exc.pos >= len(text.rstrip())
+        # an unterminated string always runs to the end of the text (a raw newline would have
+        # been reported as a control character), so it is a truncation too
+        truncated = exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string")
         sink.add(
             "truncated" if truncated else "syntax",
             f"invalid JSON: {exc.msg} (line {exc.lineno} column {exc.colno})"

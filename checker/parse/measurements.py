@@ -18,7 +18,13 @@ from typing import Literal
 from pydantic import BaseModel, Field, computed_field
 
 from checker.parse.base import ParseResult, ProblemSink, Sourced, display_path
-from checker.parse.json_lines import JsonValue, SourcedJsonObject, load_json_with_lines, require_object
+from checker.parse.json_lines import (
+    JsonValue,
+    SourcedJsonObject,
+    load_json_with_lines,
+    path_state,
+    require_object,
+)
 
 KIND = "measurements_json"
 
@@ -161,9 +167,16 @@ def scan_measurements_dir(
     result = MeasurementsDir(
         path=shown, exists=False, layout=_layout(dir_path), system=system, scenario=scenario
     )
-    if not dir_path.is_dir():
-        code = "not_a_directory" if dir_path.exists() else "missing"
-        result.notes.append(ScanNote(code=code, message=f"{shown} is not a readable directory"))
+    state = path_state(dir_path)
+    if state != "dir":
+        code = (
+            "missing"
+            if state == "missing"
+            else "unreadable"
+            if state.startswith("error")
+            else "not_a_directory"
+        )
+        result.notes.append(ScanNote(code=code, message=f"{shown} is not a readable directory ({state})"))
         result.absent = ["README.md", "user.conf", "mlperf.conf", "measurements JSON"]
         return result
     result.exists = True
