@@ -53,3 +53,41 @@ def test_reference_accuracy_holds_under_onnx_runtime():
     assert good == sample.meta["reference_accuracy"]["good"]
     assert sample.reference_accuracy == pytest.approx(100.0 * good / sample.qsl_size)
     assert sample.reference_accuracy > 95.0  # a real classifier, not chance
+
+
+# ------------------------------------------------------------------------------------------------
+# The sample round's rule pack
+# ------------------------------------------------------------------------------------------------
+
+def test_sample_pack_loads_and_has_its_own_seeds():
+    from checker.engine.rulepack import known_rounds, load_pack
+
+    pack = load_pack("sample")
+    assert pack.log_format == "mllog" and pack.extends == "v1.0"
+    others = {name: load_pack(name).seeds for name in known_rounds() if name != "sample"}
+    for seeds in others.values():
+        assert set(seeds.values()).isdisjoint(pack.seeds.values())
+    bench = pack.benchmarks["digits"]
+    sample = load_sample()
+    assert bench.accuracy[0].target == pytest.approx(0.99 * sample.reference_accuracy, abs=5e-4)
+    assert bench.dataset_size == sample.qsl_size
+
+
+def test_sample_pack_enables_every_v1_rule():
+    from checker.engine.rulepack import load_pack
+
+    v1, sample = load_pack("v1.0"), load_pack("sample")
+    enabled_v1 = {rule for rule, setting in v1.rules.items() if setting.severity != "off"}
+    enabled_sample = {rule for rule, setting in sample.rules.items() if setting.severity != "off"}
+    assert enabled_v1 <= enabled_sample
+
+
+def test_rules_command_lists_the_sample_round():
+    from click.testing import CliRunner
+
+    from checker.cli import main
+
+    result = CliRunner().invoke(main, ["rules", "--round", "sample"])
+    assert result.exit_code == 0, result.output
+    assert "sample round (digits)" in result.output and "P008" in result.output
+    assert "sample" in CliRunner().invoke(main, ["rules"]).output.splitlines()[0]

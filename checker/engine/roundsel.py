@@ -41,6 +41,11 @@ def _sample_details(tree: Tree) -> list:
     return logs
 
 
+def _is_versioned(name: str) -> bool:
+    """``v1.0`` and the like; custom rounds (``sample``) have no version number."""
+    return any(part.isdigit() for part in name.lstrip("v").split("."))
+
+
 def detect_round(tree: Tree, rounds: list[str] | None = None) -> Detection:
     rounds = rounds or known_rounds()
     packs = {}
@@ -68,7 +73,10 @@ def detect_round(tree: Tree, rounds: list[str] | None = None) -> Detection:
         return detection
     log_format = formats.most_common(1)[0][0] if formats else None
     compliance_names = {entry for sub in tree.submissions for entry in sub.entries}
-    candidates = [n for n, p in packs.items() if log_format is None or p.log_format == log_format]
+    # Rounds without a version number (the sample round, a company's in-house rounds) are chosen
+    # by their seeds only: a tree whose seeds match no round is far likelier a real round's.
+    candidates = [n for n, p in packs.items() if (log_format is None or p.log_format == log_format)
+                  and _is_versioned(n)]
     for name in candidates:
         folder = packs[name].detection.compliance_dir
         if folder and folder in compliance_names:
