@@ -6,8 +6,9 @@ the bytes, the SHA-256 that ``accuracy.txt`` claims (``hash=…``), the set of `
 (coverage and duplicates) and a per-entry fingerprint of the payload so that two logs can be
 compared per ``qsl_idx`` (TEST01-style) without reading either of them again.
 
-How it stays fast: the file is read in large chunks that are hashed as they arrive and cut right
-after the last ``}`` so that no entry straddles two regions. A region in LoadGen's own layout is
+How it stays fast: the file is read in large chunks that are hashed as they arrive (in a worker
+thread for large files, since hashlib releases the GIL) and cut right after the last ``}`` so that
+no entry straddles two regions. A region in LoadGen's own layout is
 decoded by one C-speed ``findall`` over the whole region; the per-entry work left in Python is
 ``int``/``unhexlify``/``blake2b`` applied through ``map``. Any region that does not fit the fast
 layout (other key order, pretty-printed JSON, lower-case hex, bad entries, broken structure) is
@@ -23,12 +24,14 @@ line where it breaks.
 from __future__ import annotations
 
 import binascii
+import collections
 import functools
 import hashlib
 import json
 import operator
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -308,7 +311,9 @@ class _Builder:
         self.seq_chunks: list[np.ndarray] = []
         self.qsl_chunks: list[np.ndarray] = []
         self.size_chunks: list[np.ndarray] = []
+        # token_count per entry is only kept once a log has shown one (LLM logs); -1 where absent.
         self.tc_chunks: list[np.ndarray] = []
+        self.committed = 0  # entries already moved into the chunk lists
         self.digests = bytearray()
         self.p_seq: list[int] = []
         self.p_qsl: list[int] = []
@@ -376,12 +381,14 @@ class _Builder:
         self.size_chunks.append(hex_lens // 2)
         present = n - tcs.count(b"")
         if present:
+            self._token_counts_start()
             self.token_count_entries += present
             self.tc_chunks.append(
                 np.fromiter((int(t) if t else -1 for t in tcs), dtype=np.int64, count=n)
             )
-        else:
+        elif self.tc_chunks:
             self.tc_chunks.append(np.full(n, -1, dtype=np.int64))
+        self.committed += n
         self.token_data_entries += token_data_present
         self.digests += _hex_digests(datas, int(hex_lens.max()))
         return True
@@ -445,14 +452,23 @@ class _Builder:
         """Careful path: one object read with ``json.loads`` and checked key by key."""
         try:
             obj = json.loads(raw)
-        except UnicodeDecodeError:
+        except ValueError as exc:  # UnicodeDecodeError included: JSON text must be UTF-8
+            # Not JSON at all, so the file is not complete JSON either.
             self.bad_entries += 1
-            self.problem("encoding", "an entry holds bytes that are not UTF-8", line)
-            return
-        except ValueError as exc:
-            self.bad_entries += 1
-            self.problem("bad_entry", f"an entry that is not valid JSON: {exc.args[0] if exc.args else exc}",
-                         line, found=raw[:80].decode("utf-8", errors="backslashreplace"))
+            self.structure_ok = False
+            if _MARKER_BYTES in raw:
+                self.problem(
+                    "truncation_marker",
+                    "the truncation marker '\\n\\n...\\n\\n' is inside a file that does not have the official "
+                    f"truncated shape (at most {TRUNCATED_MAX_CHARS} characters)",
+                    line + raw.count(b"\n", 0, raw.find(_MARKER_BYTES) + 2),
+                    expected="a complete JSON array, or first/last 4096 characters around the marker",
+                )
+            elif isinstance(exc, UnicodeDecodeError):
+                self.problem("encoding", "an entry holds bytes that are not UTF-8", line)
+            else:
+                self.problem("bad_entry", f"an entry that is not valid JSON: {exc.args[0] if exc.args else exc}",
+                             line, found=raw[:80].decode("utf-8", errors="backslashreplace"))
             return
         if not isinstance(obj, dict):  # pragma: no cover - the regex only yields objects
             self.bad_entries += 1
@@ -465,11 +481,11 @@ class _Builder:
             return
         seq, qsl, data = obj["seq_id"], obj["qsl_idx"], obj["data"]
         for key, value in (("seq_id", seq), ("qsl_idx", qsl)):
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
+            if not _is_index(value):
                 self.bad_entries += 1
                 self.problem("bad_value", f"'{key}' is not a non-negative integer", line, found=repr(value))
                 return
-        if not isinstance(data, str) or not _HEX.fullmatch(data) or len(data) % 2:
+        if not _is_hex(data):
             self.bad_entries += 1
             shown = data if isinstance(data, str) else repr(data)
             self.problem("bad_data", "'data' is not an even-length hex string", line,
@@ -484,7 +500,7 @@ class _Builder:
         self.p_size.append(len(payload))
         self.digests += payload_digest(payload)
         tc = obj.get("token_count")
-        if isinstance(tc, int) and not isinstance(tc, bool) and 0 <= tc < 2**63:
+        if _is_index(tc):
             self.p_tc.append(tc)
             self.token_count_entries += 1
         else:
@@ -493,14 +509,26 @@ class _Builder:
                 self.problem("bad_value", "'token_count' is not a non-negative integer", line, found=repr(tc))
         if "token_data" in obj:
             self.token_data_entries += 1
+            td = obj["token_data"]
+            if not _is_hex(td):
+                shown = td if isinstance(td, str) else repr(td)
+                self.problem("bad_data", "'token_data' is not an even-length hex string", line, found=shown[:60])
 
     def _flush_careful(self) -> None:
         if self.p_seq:
             self.seq_chunks.append(np.array(self.p_seq, dtype=np.int64))
             self.qsl_chunks.append(np.array(self.p_qsl, dtype=np.int64))
             self.size_chunks.append(np.array(self.p_size, dtype=np.int64))
-            self.tc_chunks.append(np.array(self.p_tc, dtype=np.int64))
+            if self.tc_chunks or self.token_count_entries:
+                self._token_counts_start()
+                self.tc_chunks.append(np.array(self.p_tc, dtype=np.int64))
+            self.committed += len(self.p_seq)
             self.p_seq, self.p_qsl, self.p_size, self.p_tc = [], [], [], []
+
+    def _token_counts_start(self) -> None:
+        """On the first token_count, back-fill -1 for the entries already committed."""
+        if not self.tc_chunks and self.committed:
+            self.tc_chunks.append(np.full(self.committed, -1, dtype=np.int64))
 
     def overflow(self, buf: bytes, brace: int, line: int) -> None:
         """Called by the splitter when text without a ``}`` outgrows the entry limit."""
@@ -654,7 +682,8 @@ def _truncation_shape(raw: bytes, sink: ProblemSink | None) -> _Truncation | Non
     if chars > TRUNCATED_MAX_CHARS:
         return None
     exact = head_chars == TRUNCATE_KEEP_CHARS and chars == TRUNCATED_MAX_CHARS
-    return _Truncation(text, marker, exact, text.count(b"\n", 0, marker) + 2)
+    # The marker is "\n\n...\n\n": the "..." sits two lines below the last line of the head.
+    return _Truncation(text, marker, exact, text.count(b"\n", 0, marker) + 3)
 
 
 def _truncated_regions(trunc: _Truncation) -> tuple[tuple[int, int, int] | None, tuple[int, int, int] | None, int]:
@@ -712,8 +741,50 @@ def _read_chunks(path: Path, chunk_bytes: int) -> Iterator[bytes]:
             yield chunk
 
 
+class _Hasher:
+    """SHA-256 of the file, fed from one worker thread when the file is large.
+
+    hashlib releases the GIL on large buffers, so hashing a chunk overlaps parsing the previous one
+    (a single worker keeps the order). At most two chunks wait, so memory stays bounded.
+    """
+
+    THREAD_MIN_BYTES = 32 << 20
+
+    def __init__(self, size: int) -> None:
+        self.sha = hashlib.sha256()
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="sha256") if size >= self.THREAD_MIN_BYTES else None
+        self.waiting: collections.deque[Future[None]] = collections.deque()
+
+    def update(self, data: bytes) -> None:
+        if self.pool is None:
+            self.sha.update(data)
+            return
+        while len(self.waiting) >= 2:
+            self.waiting.popleft().result()
+        self.waiting.append(self.pool.submit(self.sha.update, data))
+
+    def hexdigest(self) -> str:
+        self.close()
+        return self.sha.hexdigest()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
+            self.waiting.clear()
+
+
 def _parse(path: Path, size: int, sink: ProblemSink, chunk_bytes: int, max_entry_bytes: int) -> AccuracyLog:
-    sha = hashlib.sha256()
+    sha = _Hasher(size)
+    try:
+        return _parse_hashing(path, size, sink, chunk_bytes, max_entry_bytes, sha)
+    finally:
+        sha.close()
+
+
+def _parse_hashing(
+    path: Path, size: int, sink: ProblemSink, chunk_bytes: int, max_entry_bytes: int, sha: _Hasher
+) -> AccuracyLog:
     builder = _Builder(sink)
     if size == 0:
         sink.add("empty", "the accuracy log is empty", expected="a JSON array")
@@ -721,10 +792,12 @@ def _parse(path: Path, size: int, sink: ProblemSink, chunk_bytes: int, max_entry
     if looks_binary(read_head(path)):
         sink.add("binary", "the accuracy log is binary, not JSON text", line=1)
         newlines = 0
+        last = b"\n"
         for chunk in _read_chunks(path, chunk_bytes):
             sha.update(chunk)
             newlines += chunk.count(b"\n")
-        return builder.build(size, sha.hexdigest(), newlines + 1)
+            last = chunk[-1:]
+        return builder.build(size, sha.hexdigest(), newlines + (0 if last == b"\n" else 1))
 
     if size <= _TRUNCATED_MAX_BYTES:
         raw = path.read_bytes()
@@ -802,23 +875,27 @@ def _entry_from_object(raw: bytes, line: int) -> AccuracyEntry | None:
     except ValueError:
         return None
     seq, qsl, data = obj.get("seq_id"), obj.get("qsl_idx"), obj.get("data")
-    if not (isinstance(seq, int) and isinstance(qsl, int) and isinstance(data, str)):
-        return None
-    if isinstance(seq, bool) or isinstance(qsl, bool):
-        return None
-    try:
-        payload = bytes.fromhex(data)
-    except ValueError:
+    # The same acceptance as the parser's careful path, so both see the same entries.
+    if not (_is_index(seq) and _is_index(qsl) and _is_hex(data)):
         return None
     tc = obj.get("token_count")
     td = obj.get("token_data")
-    token_data = None
-    if isinstance(td, str):
-        try:
-            token_data = bytes.fromhex(td)
-        except ValueError:
-            token_data = None
-    return AccuracyEntry(seq, qsl, payload, line, tc if isinstance(tc, int) else None, token_data)
+    return AccuracyEntry(
+        seq,
+        qsl,
+        bytes.fromhex(data),
+        line,
+        tc if _is_index(tc) else None,
+        bytes.fromhex(td) if _is_hex(td) else None,
+    )
+
+
+def _is_index(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
+
+
+def _is_hex(value: Any) -> bool:
+    return isinstance(value, str) and len(value) % 2 == 0 and _HEX.fullmatch(value) is not None
 
 
 def _entries_in(buf: bytes, start: int, end: int, line: int) -> Iterator[AccuracyEntry]:
