@@ -163,5 +163,27 @@ def rules_command(round_name: str | None) -> None:
         click.echo(f"{rule_id}  {setting.severity:<7}  {spec.title}{note}")
 
 
+@main.command("demo")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for the runs and the trees (new or empty; default: a new temp folder).")
+@click.option("--break", "broken", is_flag=True, help="Also make a copy with planted defects and show them caught.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="LoadGen tests run in parallel (each in its own process).")
+def demo_command(out: Path | None, broken: bool, jobs: int) -> None:
+    """Make a complete sample-round submission with the real LoadGen, then check it.
+
+    Runs the bundled digits model in all four scenarios (accuracy, performance and the TEST01 /
+    TEST04 compliance runs), writes a closed-division tree, runs `check --round sample` on it and
+    prints the report. Needs no network; takes well under a minute on 2 cores.
+    """
+    from checker.rerun.demo import DemoError, main_demo
+
+    try:
+        code = main_demo(out, broken, jobs)
+    except DemoError as exc:
+        raise ToolError(str(exc)) from exc
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

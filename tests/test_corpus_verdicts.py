@@ -2,7 +2,8 @@
 
 1. No internal error (X001) anywhere in the corpus.
 2. Every ERROR line of the official checker's log is matched by one of our findings on the same
-   result, system or folder (the table below maps each official message to our rule IDs).
+   result, system or folder, of any severity (the table below maps each official message to our
+   rule IDs; the official v0.7/v1.0 checkers logged many errors they did not enforce).
 3. Every result the official checker judged INVALID is invalid for us.
 4. Every other difference is listed, with its reason, in tests/known_differences.md; a new or a
    vanished difference fails this test.
@@ -78,7 +79,7 @@ def test_every_official_error_is_matched(corpus_report, round_name):
             ours.append((finding, _result_scope_path(result)))
     unmatched, unmapped = [], []
     for message in official_errors(round_name):
-        for pattern, rules in OFFICIAL_MESSAGES:
+        for pattern, rules in OFFICIAL_MESSAGES:  # noqa: B007 - the loop finds the matching entry
             found = pattern.match(message)
             if found:
                 break
@@ -89,11 +90,7 @@ def test_every_official_error_is_matched(corpus_report, round_name):
         if rules == {"*"}:
             hit = any(r.verdict == "invalid" and _matches(None, _result_scope_path(r), path) for r in doc.results)
         else:
-            hit = any(
-                f.rule in rules and f.severity == "error" or f.rule in rules and f.rule == "Y002"
-                for f, scope in ours
-                if _matches(f.path, scope, path)
-            )
+            hit = any(f.rule in rules for f, scope in ours if _matches(f.path, scope, path))
         if not hit:
             unmatched.append(message)
     assert unmapped == [], "official messages without a mapping to our rules"

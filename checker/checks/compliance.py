@@ -12,6 +12,7 @@ from pathlib import Path
 
 from checker.engine.context import Context
 from checker.engine.registry import Violation, rule
+from checker.findings import Severity
 
 COMPLIANCE_SECTION = "Inference rules: compliance (audit) tests TEST01, TEST04, TEST05 per benchmark"
 
@@ -60,6 +61,13 @@ def test_present(ctx: Context) -> Iterator[Violation]:
         yield Violation(f"compliance folder missing for this result: {expected_base}", path=expected_base,
                         expected=", ".join(tests), found="missing")
         return
+    own = ctx._template_dir(ctx.pack.layout.compliance_path)
+    if own is None:
+        yield Violation(
+            f"no compliance folder of its own ({expected_base}); this result is inferred from "
+            f"{ctx.inferred_from()}, whose compliance runs {ctx.rel(base)} are used",
+            path=expected_base, expected=expected_base, found=ctx.rel(base), severity=Severity.WARNING,
+        )
     for test in tests:
         if test_dir(ctx, test) is None:
             yield Violation(f"{test} missing", path=f"{ctx.rel(base)}/{test}", expected=test, found="missing")
@@ -112,7 +120,54 @@ def test_claims(ctx: Context) -> Iterator[Violation]:
             if value is None:
                 continue
             text = str(value).upper()
-            if "PASS" not in text:
-                line = getattr(verdict, "line", None)
-                yield Violation(f"{test}: {name} claims {value}", path=ctx.rel(path), line=line,
-                                expected="TEST PASS", found=str(value))
+            if "PASS" in text:
+                continue
+            line = getattr(verdict, "line", None)
+            if test == "TEST01" and name == "verify_accuracy.txt":
+                fallback = test01_fallback(ctx, folder)
+                if fallback is not None:
+                    delta, limit, metric = fallback
+                    if delta <= limit:
+                        yield Violation(
+                            f"TEST01: outputs differ between modes, accepted by the round's fallback: {metric} "
+                            f"of the baseline and compliance runs differ by {delta:.4f}% (limit {limit:g}%)",
+                            path=ctx.rel(path), line=line, expected=f"<= {limit:g}%", found=f"{delta:.4f}%",
+                            severity=Severity.INFO,
+                        )
+                        continue
+                    yield Violation(
+                        f"TEST01: {name} claims {value} and the baseline/compliance {metric} differ by "
+                        f"{delta:.4f}%", path=ctx.rel(path), line=line, expected=f"<= {limit:g}%",
+                        found=f"{delta:.4f}%",
+                    )
+                    continue
+            figures = getattr(model, "figures", [])[:4]
+            numbers = ", ".join(f"{f.name} = {f.raw}" for f in figures)
+            yield Violation(f"{test}: {name} claims {value}" + (f" ({numbers})" if numbers else ""),
+                            path=ctx.rel(path), line=line, expected="TEST PASS", found=str(value))
+
+
+def test01_fallback(ctx: Context, folder: Path) -> tuple[float, float, str] | None:
+    """TEST01's non-determinism fallback: the accuracy of the sampled outputs (compliance) against the
+    same samples in accuracy mode (baseline), both scored with the benchmark's accuracy script.
+
+    Returns (delta in percent, the round's limit, metric) or None when the files are not there.
+    """
+    limits = ctx.pack.compliance.test01_fallback_delta_percent
+    _, bench = ctx.benchmark()
+    unit = ctx.unit
+    if not limits or bench is None or not bench.accuracy or unit is None:
+        return None
+    metric = bench.accuracy[0].metric
+    values = []
+    for name in ("baseline_accuracy.txt", "compliance_accuracy.txt"):
+        model = ctx.model(folder / "accuracy" / name, "accuracy_txt")
+        records = model.values_of(metric) if model is not None else []
+        if not records:
+            return None
+        values.append(records[-1].value)
+    baseline, compliance = values
+    if baseline == 0:
+        return None
+    limit = next((v for k, v in limits.items() if k != "default" and k in unit.benchmark), limits.get("default", 1.0))
+    return abs(1 - compliance / baseline) * 100, limit, metric

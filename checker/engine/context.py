@@ -117,7 +117,34 @@ class Context:
         return f"{unit.submission.rel}/{rel}"
 
     def compliance_dir(self) -> Path | None:
-        return self._template_dir(self.pack.layout.compliance_path)
+        """The result's compliance folder; for an inferred result (an Offline folder holding a
+        SingleStream run, as v0.7/v1.0 edge submissions did) the source scenario's folder, since
+        the audit runs of that one run are the evidence for both."""
+        own = self._template_dir(self.pack.layout.compliance_path)
+        if own is not None or self.unit is None:
+            return own
+        source = self.inferred_from()
+        if source is None:
+            return None
+        for unit in self.unit.submission.units:
+            if (unit.system, unit.benchmark) == (self.unit.system, self.unit.benchmark) and unit.scenario == source:
+                sibling = Context(pack=self.pack, evidence=self.evidence, tree=self.tree, unit=unit,
+                                  submission=unit.submission, system=unit.system)
+                return sibling._template_dir(self.pack.layout.compliance_path)
+        return None
+
+    def inferred_from(self) -> str | None:
+        """The scenario a result was inferred from (its runs' log scenario), if the round allows it."""
+        from checker.engine.metric import log_scenario
+
+        if self.unit is None or self.unit.scenario is None:
+            return None
+        allowed = self.pack.inferred_scenarios.get(self.unit.scenario, [])
+        runs = self.performance_runs()
+        if not allowed or not runs:
+            return None
+        logged = log_scenario(self, runs[0])
+        return logged if logged in allowed else None
 
     def compliance_dir_expected(self) -> str | None:
         if self.pack.layout.compliance_path is None or self.unit is None:

@@ -128,6 +128,11 @@ class ComplianceRules(Strict):
     divisions: list[str] = Field(default_factory=lambda: ["closed"])
     required_files: dict[str, list[str]] = Field(default_factory=dict)
     verify_files: dict[str, list[str]] = Field(default_factory=dict)
+    test01_fallback_delta_percent: dict[str, float] = Field(
+        default_factory=dict,
+        description="TEST01 non-determinism fallback: max |1 - compliance/baseline| in percent; keys are "
+        "'default' or a substring of the benchmark name (e.g. '99.9')",
+    )
 
 
 class Detection(Strict):
