@@ -183,7 +183,7 @@ def run_all(specs: dict[str, RunSpec], jobs: int, progress: Progress, label: str
     outcomes: dict[str, RunOutcome] = {}
     total = len(specs)
     started = time.perf_counter()
-    progress.update(f"{label}: 0/{total} LoadGen runs")
+    progress.update(f"{label}: 0/{total} LoadGen tests")
     groups = pair_up(list(specs)) if jobs >= 2 else [[key] for key in specs]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as runner, \
             ThreadPoolExecutor(max_workers=max(1, jobs // 2)) as grouper:
@@ -197,7 +197,7 @@ def run_all(specs: dict[str, RunSpec], jobs: int, progress: Progress, label: str
                 outcomes[key] = outcome
             elapsed = time.perf_counter() - started
             done = ", ".join(key for key, _ in finished.result())
-            progress.update(f"{label}: {len(outcomes)}/{total} LoadGen runs, {elapsed:4.1f} s (done: {done})")
+            progress.update(f"{label}: {len(outcomes)}/{total} LoadGen tests, {elapsed:4.1f} s (done: {done})")
     return outcomes
 
 
@@ -348,7 +348,7 @@ def execute(plan: Plan, jobs: int, progress: Progress) -> tuple[dict[str, Verifi
 
     Returns the verifications and one line per re-run saying why it was needed.
     """
-    outcomes = run_all(plan.specs, jobs, progress, "LoadGen")
+    outcomes = run_all(plan.specs, jobs, progress, "running")
     reasons: list[str] = []
     for attempt in range(RETRIES):
         redo: dict[str, str] = {}
@@ -551,6 +551,12 @@ def render(result: DemoResult, verbose: bool = False) -> str:
     for scenario, line in result.accuracy.items():
         out.append(f"  {scenario:<12}  {line}")
     out.append("")
+    out.append("What happened: the real LoadGen ran the bundled digits classifier (reference_runs/digits) in")
+    out.append("the four scenarios, in accuracy and performance mode, plus the compliance tests TEST01, TEST04-A")
+    out.append("and TEST04-B; the logs were assembled into a closed-division submission with its system")
+    out.append("description, measurements and code folder, and checked against the sample round's rules")
+    out.append(f"(rules/{ROUND}.yaml, the same engine and rule IDs as the MLPerf rounds):")
+    out.append("")
     out.append(f"== mlperf-audit check {result.tree} --round {ROUND}")
     out.append(render_text(result.report, verbose=verbose).rstrip())
     if result.broken is not None and result.broken_report is not None:
@@ -568,6 +574,8 @@ def render(result: DemoResult, verbose: bool = False) -> str:
         for defect, todo in NOT_YET_DETECTABLE.items():
             out.append(f"  ----  not yet  {defect}: {todo}")
     out.append("")
+    out.append("Next: `mlperf-audit check <your tree>` checks a real submission (the round is detected from its")
+    out.append("logs); `mlperf-audit explain <RULE>` says what a rule checks and how to fix a finding.")
     out.append("demo OK" if result.ok else "demo FAILED: see the report above")
     return "\n".join(out) + "\n"
 
