@@ -76,13 +76,15 @@ def test_tree_layout_and_compliance_files(demo):
         assert (result / "accuracy/accuracy.txt").is_file()
         measurements = sub / "measurements" / SYSTEM / "digits" / scenario
         assert {"README.md", "user.conf", "mlperf.conf"} <= {p.name for p in measurements.iterdir()}
-        tests = ["TEST01"] if scenario == "MultiStream" else ["TEST01", "TEST04-A", "TEST04-B"]
+        tests = ["TEST01"] if scenario in ("MultiStream", "Offline") else ["TEST01", "TEST04-A", "TEST04-B"]
         for test in tests:
             folder = tree / COMPLIANCE / scenario / test
             assert (folder / "audit.config").is_file()
             assert (folder / "performance/run_1/mlperf_log_summary.txt").is_file()
         verify = (tree / COMPLIANCE / scenario / "TEST01" / "verify_accuracy.txt").read_text()
         assert verify.rstrip().endswith("TEST PASS") and "mismatched entries = 0" in verify
+        present = sorted(p.name for p in (tree / COMPLIANCE / scenario).iterdir())
+        assert present == tests  # exactly the tests the sample pack requires
 
 
 def test_accuracy_report_matches_the_full_log(demo):

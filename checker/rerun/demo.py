@@ -86,9 +86,6 @@ AUDIT_CONFIGS: dict[str, str] = {
         "# TEST04-B (sample round): one sample issued over and over\n"
         "*.*.mode = 2\n*.*.performance_issue_unique = 0\n*.*.performance_issue_same = 1\n"
         "*.*.performance_issue_same_index = 3\n"
-        "# Offline: a query of performance_sample_count samples, as TEST04-A's, so that the two\n"
-        "# throughputs compare like for like (1.1 x 0.1 s x 2327.3 qps = 256 samples)\n"
-        "*.Offline.min_duration = 100\n*.Offline.target_qps = 2327.3\n"
     ),
 }
 
