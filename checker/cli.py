@@ -90,7 +90,7 @@ def _load_pack_or_exit(name: str):
 
 
 @main.command("check")
-@click.argument("path", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("path", type=click.Path(path_type=Path, file_okay=False), required=False)
 @click.option("--round", "round_name", help="Round whose rules apply (default: detected from the tree).")
 @click.option("--submitter", help="Check only this submitter's folders.")
 @click.option("--select", multiple=True, help="Run only rules whose ID starts with this prefix (repeatable).")
@@ -99,11 +99,22 @@ def _load_pack_or_exit(name: str):
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here.")
 @click.option("--strict", is_flag=True, help="Warnings also make the exit code 1.")
 @click.option("--verbose", "-v", is_flag=True, help="Show notes (info findings) and every fix hint.")
-def check_command(path: Path, round_name: str | None, submitter: str | None, select: tuple[str, ...],
+def check_command(path: Path | None, round_name: str | None, submitter: str | None, select: tuple[str, ...],
                   ignore: tuple[str, ...], fmt: str, output: Path | None, strict: bool, verbose: bool) -> None:
-    """Check the results tree at PATH against its round's rules."""
+    """Check the results tree at PATH against its round's rules.
+
+    Without PATH, checks the bundled sample submission (a closed-division tree of the sample round
+    made with the real LoadGen by `mlperf-audit demo`), so the tool can be tried on a fresh machine.
+    """
     from checker.check import run_check
 
+    if path is None:
+        from checker.resources import data_dir
+
+        path = data_dir("reference_runs") / "sample_submission"
+        note = (f"no PATH given: checking the bundled sample submission {path}\n"
+                "(made by `mlperf-audit demo`; run `mlperf-audit check PATH` on your own tree)\n")
+        click.echo(note, nl=False, err=fmt == "json" or output is not None)
     if not path.is_dir():
         raise ToolError(f"not a folder: {path}")
     try:

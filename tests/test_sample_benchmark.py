@@ -91,3 +91,40 @@ def test_rules_command_lists_the_sample_round():
     assert result.exit_code == 0, result.output
     assert "sample round (digits)" in result.output and "P008" in result.output
     assert "sample" in CliRunner().invoke(main, ["rules"]).output.splitlines()[0]
+
+
+# ------------------------------------------------------------------------------------------------
+# The bundled sample submission (reference_runs/sample_submission)
+# ------------------------------------------------------------------------------------------------
+
+def test_check_without_path_checks_the_bundled_sample_cleanly():
+    from click.testing import CliRunner
+
+    from checker.cli import main
+
+    result = CliRunner().invoke(main, ["check"])
+    assert result.exit_code == 0, result.output
+    assert "bundled sample submission" in result.output
+    assert "sample round (digits)" in result.output and "detected" in result.output
+    assert "4 results: 4 valid, 0 invalid, 0 waived · 0 errors, 0 warnings" in result.output
+
+
+def test_bundled_sample_json_report_stays_pure_json():
+    import json
+
+    from click.testing import CliRunner
+
+    from checker.cli import main
+
+    result = CliRunner().invoke(main, ["check", "--format", "json"])
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    assert document["round"] == "sample"
+    assert {r["scenario"] for r in document["results"]} == {"SingleStream", "MultiStream", "Server", "Offline"}
+    assert all(r["verdict"] == "valid" for r in document["results"])
+
+
+def test_bundled_sample_is_small():
+    folder = sample_folder().parent
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    assert size <= 2 * 1024 * 1024
