@@ -122,3 +122,16 @@ def test_demo_refuses_a_non_empty_out(tmp_path):
     result = CliRunner().invoke(main, ["demo", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "not empty" in result.output
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+
+
+def test_compared_runs_run_side_by_side_and_are_redone_together():
+    from checker.rerun.demo import _runs_behind, pair_up
+
+    keys = ["Server-performance", "Server-accuracy", "Server-TEST01", "Server-TEST04-A", "Offline-accuracy",
+            "Server-TEST04-B", "break-wrong_seed"]
+    groups = pair_up(keys)
+    assert ["Server-performance", "Server-TEST01"] in groups
+    assert ["Server-TEST04-A", "Server-TEST04-B"] in groups
+    assert sorted(k for g in groups for k in g) == sorted(keys) and all(len(g) <= 2 for g in groups)
+    assert _runs_behind("Server-TEST01-performance") == ["Server-performance", "Server-TEST01"]
+    assert _runs_behind("Server-TEST04-performance") == ["Server-TEST04-A", "Server-TEST04-B"]

@@ -334,9 +334,13 @@ def verify_all(plan: Plan) -> dict[str, Verification]:
 
 
 def _runs_behind(failed_verification: str) -> list[str]:
-    scenario, test, _ = failed_verification.split("-", 2)
+    """The runs to redo for a failed comparison: both sides, so that they run side by side again
+    (re-running one side alone would compare it with a run made under other load)."""
+    scenario, test, kind = failed_verification.split("-", 2)
     if test == "TEST04":
         return [f"{scenario}-TEST04-A", f"{scenario}-TEST04-B"]
+    if kind == "performance":
+        return [f"{scenario}-performance", f"{scenario}-TEST01"]
     return [f"{scenario}-TEST01"]
 
 
