@@ -50,7 +50,7 @@ def test_v05_text_detail_log_values_and_lines(corpus):
     assert model.error_count == 1 and model.errors[0].line == 119
     assert "Ran out of generated queries" in model.errors[0].text
     assert model.warning_count == 3
-    assert len(model.value("loaded_qsl_set")) == 1600
+    assert len(model.int_list("loaded_qsl_set")) == 1600 and model.get("loaded_qsl_set").line > 0
 
 
 def test_v05_multistream_summary_blocks(corpus):
@@ -136,3 +136,50 @@ def test_huge_line_is_skipped_with_its_line_number(tmp_path):
 def test_missing_file_and_directory(tmp_path):
     assert parse_detail(tmp_path / "absent.txt").problems[0].code == "unreadable"
     assert parse_summary(tmp_path).problems
+
+
+@pytest.mark.parametrize("round_name", ["v0.5", "v0.7", "v1.0"])
+def test_whole_file_and_streaming_paths_agree(corpus, round_name, monkeypatch):
+    """Small files are scanned whole with a multi-line regex, big ones line by line: same model."""
+    import checker.parse.loadgen_detail as detail_module
+
+    root = corpus(round_name)
+    paths = sorted(root.rglob("mlperf_log_detail.txt"))[::3]
+    whole = {p: parse_detail(p, root) for p in paths}
+    monkeypatch.setattr(detail_module, "read_small_text", lambda *args: None)
+    for path in paths:
+        streamed = parse_detail(path, root)
+        fast = whole[path]
+        assert [p.model_dump() for p in fast.problems] == [p.model_dump() for p in streamed.problems], path
+        if fast.model is None:
+            assert streamed.model is None
+            continue
+        assert fast.model.model_dump() == streamed.model.model_dump(), path
+
+
+def test_whole_file_and_streaming_paths_agree_on_odd_lines(tmp_path, monkeypatch):
+    import checker.parse.loadgen_detail as detail_module
+
+    record = ':::MLLOG {{"key": "{k}", "value": {v}, "time_ms": 0.1, "namespace": "mlperf::logging", ' \
+             '"event_type": "POINT_IN_TIME", "metadata": {{"is_error": {e}, "is_warning": false, ' \
+             '"file": "x.cc", "line_no": 1, "pid": 1, "tid": 1}}}}'
+    lines = [
+        record.format(k="sut_name", v='"PySUT"', e="false"),
+        "",
+        "garbage in the middle",
+        record.format(k="note", v='"quote \\" and , \\"time_ms\\": 1"', e="false") + "\r",
+        record.format(k="error_runtime", v='"boom"', e="true"),
+        ':::MLLOG {"key": "broken", "value": [1, 2',
+        record.format(k="loaded_qsl_set", v="[3, 1, 2]", e="false"),
+    ]
+    path = tmp_path / "mlperf_log_detail.txt"
+    path.write_text("\n".join(lines))
+    fast = parse_detail(path)
+    monkeypatch.setattr(detail_module, "read_small_text", lambda *args: None)
+    slow = parse_detail(path)
+    assert fast.model.model_dump() == slow.model.model_dump()
+    assert [p.model_dump() for p in fast.problems] == [p.model_dump() for p in slow.problems]
+    model = fast.model
+    assert model.value("note") == 'quote " and , "time_ms": 1' and model.get("note").line == 4
+    assert model.errors[0].line == 5 and model.int_list("loaded_qsl_set") == [3, 1, 2]
+    assert {p.line for p in fast.problems} == {3, 6}

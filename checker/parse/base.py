@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -22,10 +23,13 @@ DEFAULT_MAX_LINE_BYTES = 8 * 1024 * 1024
 READ_CHUNK = 1 << 20
 
 
-class Sourced(BaseModel, Generic[T]):
-    """A value together with the 1-based line it was read from (None when it has no single line)."""
+@dataclass(frozen=True)
+class Sourced(Generic[T]):
+    """A value together with the 1-based line it was read from (None when it has no single line).
 
-    model_config = ConfigDict(frozen=True)
+    A frozen dataclass rather than a pydantic model: parsers create one per value read (tens of
+    thousands per corpus), and pydantic still validates and serialises it inside the models.
+    """
 
     value: T
     line: int | None = None
@@ -116,15 +120,32 @@ def iter_lines(
     sink: ProblemSink,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     head_only_bytes: int | None = None,
+    chunk_bytes: int = 4 * READ_CHUNK,
 ) -> Iterator[tuple[int, str]]:
     """Yield (line number, text) for each line of a file in bounded memory.
 
-    Bytes that are not UTF-8 are replaced (one ``encoding`` problem per file); a line longer than
+    The file is read in large chunks and split in C, so the per-line cost stays small. Bytes that
+    are not UTF-8 are replaced (one ``encoding`` problem per file); a line longer than
     ``max_line_bytes`` is reported as ``line_too_long`` and skipped without holding it in memory.
     ``head_only_bytes`` stops early for parsers that only need the start of a file.
     """
-    encoding_reported = False
-    consumed = 0
+    state = {"encoding_reported": False}
+
+    def decode(raw: bytes, lineno: int) -> str:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if not state["encoding_reported"]:
+                state["encoding_reported"] = True
+                sink.add(
+                    "encoding",
+                    "bytes that are not valid UTF-8 (replaced while reading)",
+                    line=lineno,
+                    expected="UTF-8 text",
+                    found=f"byte 0x{raw[exc.start]:02x} at column {exc.start + 1}",
+                )
+            return raw.decode("utf-8", errors="replace")
+
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed in finally, generator
     except OSError as exc:
@@ -132,50 +153,97 @@ def iter_lines(
         return
     try:
         lineno = 0
+        consumed = 0
+        carry = b""
+        skipping = 0  # bytes of an overlong line being skipped
         while True:
             try:
-                raw = handle.readline(max_line_bytes + 1)
+                chunk = handle.read(chunk_bytes)
             except OSError as exc:
                 sink.add("unreadable", f"read error: {exc.strerror or exc}", line=lineno + 1)
                 return
-            if not raw:
-                return
-            lineno += 1
-            consumed += len(raw)
-            if len(raw) > max_line_bytes and not raw.endswith(b"\n"):
-                skipped = len(raw)
-                while True:
-                    chunk = handle.readline(READ_CHUNK)
-                    skipped += len(chunk)
-                    consumed += len(chunk)
-                    if not chunk or chunk.endswith(b"\n"):
-                        break
-                sink.add(
-                    "line_too_long",
-                    f"line of {skipped} bytes is longer than the {max_line_bytes}-byte limit; skipped",
-                    line=lineno,
-                    expected=f"at most {max_line_bytes} bytes per line",
-                    found=f"{skipped} bytes",
-                )
-                continue
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                text = raw.decode("utf-8", errors="replace")
-                if not encoding_reported:
-                    encoding_reported = True
+            if not chunk:
+                break
+            consumed += len(chunk)
+            parts = chunk.split(b"\n")
+            last = parts.pop()
+            for index, part in enumerate(parts):
+                if skipping or (index == 0 and len(carry) + len(part) > max_line_bytes):
+                    lineno += 1
+                    total = skipping + len(carry) + len(part) + 1 if index == 0 else len(part) + 1
                     sink.add(
-                        "encoding",
-                        "bytes that are not valid UTF-8 (replaced while reading)",
+                        "line_too_long",
+                        f"line of {total} bytes is longer than the {max_line_bytes}-byte limit; skipped",
                         line=lineno,
-                        expected="UTF-8 text",
-                        found=f"byte 0x{raw[exc.start]:02x} at column {exc.start + 1}",
+                        expected=f"at most {max_line_bytes} bytes per line",
+                        found=f"{total} bytes",
                     )
-            yield lineno, text.rstrip("\r\n")
+                    skipping = 0
+                    carry = b""
+                    continue
+                raw = carry + part if index == 0 else part
+                if index == 0:
+                    carry = b""
+                if len(raw) > max_line_bytes:
+                    lineno += 1
+                    sink.add(
+                        "line_too_long",
+                        f"line of {len(raw) + 1} bytes is longer than the {max_line_bytes}-byte limit; skipped",
+                        line=lineno,
+                        expected=f"at most {max_line_bytes} bytes per line",
+                        found=f"{len(raw) + 1} bytes",
+                    )
+                    continue
+                lineno += 1
+                yield lineno, decode(raw, lineno).rstrip("\r")
+            if skipping or len(carry) + len(last) > max_line_bytes:
+                skipping += len(carry) + len(last)
+                carry = b""
+            else:
+                carry += last
             if head_only_bytes is not None and consumed >= head_only_bytes:
-                return
+                break
+        if skipping:
+            lineno += 1
+            sink.add(
+                "line_too_long",
+                f"line of {skipping} bytes is longer than the {max_line_bytes}-byte limit; skipped",
+                line=lineno,
+                expected=f"at most {max_line_bytes} bytes per line",
+                found=f"{skipping} bytes",
+            )
+        elif carry and (head_only_bytes is None or consumed < head_only_bytes):
+            lineno += 1
+            yield lineno, decode(carry, lineno).rstrip("\r")
     finally:
         handle.close()
+
+
+def read_small_text(path: Path, sink: ProblemSink, limit: int) -> str | None:
+    """The whole file as text when it is at most ``limit`` bytes (so no line can be too long),
+    else None and the caller streams it. Undecodable bytes are replaced and reported once."""
+    try:
+        if os.stat(path).st_size > limit:
+            return None
+        with open(path, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError:
+        return None  # the streaming reader reports it
+    if len(data) > limit:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        sink.add(
+            "encoding",
+            "bytes that are not valid UTF-8 (replaced while reading)",
+            line=line,
+            expected="UTF-8 text",
+            found=f"byte 0x{data[exc.start]:02x} at column {column}",
+        )
+        return data.decode("utf-8", errors="replace")
 
 
 def file_size(path: Path) -> int | None:

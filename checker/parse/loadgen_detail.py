@@ -15,12 +15,23 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, Field
 
-from checker.parse.base import ParseResult, ProblemSink, Sourced, display_path, iter_lines, shorten
+from checker.parse.base import (
+    DEFAULT_MAX_LINE_BYTES,
+    ParseResult,
+    ProblemSink,
+    Sourced,
+    display_path,
+    iter_lines,
+    read_small_text,
+    shorten,
+)
 from checker.parse.loadgen_summary import canonical_mode, canonical_scenario
 
 KIND = "loadgen_detail"
@@ -31,6 +42,17 @@ _TEXT_RECORD = re.compile(r'^"pid": (\d+), "tid": (\d+), "ts": (-?\d+)ns : ?(.*)
 _SHA1_LINE = re.compile(r"^([0-9a-f]{40})\s+(\S.*)$")
 _GIT_LOG_LINE = re.compile(r"^[0-9a-f]{40}\b")
 _COMMIT = re.compile(r"@\s*([0-9a-fA-F]{7,40})")
+# The exact shape LoadGen writes; lines that do not match take the general JSON path.
+_FAST_MLLOG = re.compile(
+    r'^:::(?:MLLOG|ENDPTS) \{"key": "([^"\\]*)", "value": (.*), "time_ms": [-+0-9.eE]+, '
+    r'"namespace": "[^"\\]*", "event_type": "[^"\\]*", "metadata": \{"is_error": (true|false), '
+    r'"is_warning": (true|false), [^{}\n]*\}\}[ \t\r]*$',
+    re.MULTILINE,
+)
+_TEXT_RECORD_M = re.compile(r'^"pid": (-?\d+), "tid": (\d+), "ts": (-?\d+)ns : ?(.*?)\r?$', re.MULTILINE)
+_SIMPLE_VALUE = re.compile(r'^(?:(-?\d+)|(-?\d+\.\d*(?:[eE][-+]?\d+)?|-?\d+[eE][-+]?\d+)|"([^"\\]*)"|(true|false|null))$')
+_CONSTANTS = {"true": True, "false": False, "null": None}
+_LAZY_KEYS = {"loaded_qsl_set"}
 
 # 2019 text keys outside the settings blocks → MLLOG key names.
 _TEXT_KEYS = {
@@ -55,8 +77,13 @@ class LogMessage(BaseModel):
     line: int
 
 
-class DetailEntry(BaseModel):
-    """First value of a key, its line, and how many times the key occurred in the file."""
+@dataclass(slots=True)
+class DetailEntry:
+    """First value of a key, its line, and how many times the key occurred in the file.
+
+    A plain dataclass: a detail log has ~100 keys and a corpus has thousands of logs, so the
+    per-entry cost matters (pydantic still serialises it in ``parse --format json``).
+    """
 
     value: Any
     line: int
@@ -115,6 +142,27 @@ class DetailLog(BaseModel):
         value = as_bool(entry.value)
         return None if value is None else Sourced[bool](value=value, line=entry.line)
 
+    def int_list(self, key: str) -> list[int] | None:
+        """A list-of-integers value (``loaded_qsl_set``), parsed on first use.
+
+        Sample sets can hold hundreds of thousands of indices; they are kept as the logged text
+        until a check asks for them.
+        """
+        entry = self.entries.get(key)
+        if entry is None:
+            return None
+        value = entry.value
+        if isinstance(value, str):
+            text = value.strip().strip("[]").strip().rstrip(",")
+            try:
+                value = np.array(text.split(","), dtype=np.int64).tolist() if text else []
+            except ValueError:
+                return None
+            entry.value = value
+        if isinstance(value, list) and all(isinstance(v, int) for v in value[:8]):
+            return value
+        return None
+
     @property
     def loadgen_version(self) -> str | None:
         value = self.value("loadgen_version")
@@ -164,6 +212,10 @@ def parse_detail(path: Path, root: Path | None = None) -> ParseResult[DetailLog]
     sink = ProblemSink(shown)
     reader: _Reader | None = None
     lines = 0
+    whole = read_small_text(path, sink, DEFAULT_MAX_LINE_BYTES)
+    if whole is not None:
+        reader, lines = _parse_whole(whole, sink)
+        return _finish(reader, lines, shown, sink)
     for lineno, text in iter_lines(path, sink):
         lines = lineno
         if reader is None:
@@ -173,6 +225,28 @@ def parse_detail(path: Path, root: Path | None = None) -> ParseResult[DetailLog]
             if reader is None:
                 break
         reader.feed(lineno, text, sink)
+    return _finish(reader, lines, shown, sink)
+
+
+def _parse_whole(text: str, sink: ProblemSink) -> tuple[_Reader | None, int]:
+    """A file that fits in memory is scanned with one multi-line regex instead of line by line."""
+    lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+    offset = 0
+    lineno = 1
+    while offset < len(text):
+        end = text.find("\n", offset)
+        end = len(text) if end < 0 else end
+        first = text[offset:end].rstrip("\r")
+        if first.strip():
+            reader = _pick_reader(first, sink, lineno)
+            if reader is not None:
+                reader.feed_text(text, offset, lineno, sink)
+            return reader, lines
+        offset, lineno = end + 1, lineno + 1
+    return None, lines
+
+
+def _finish(reader: _Reader | None, lines: int, shown: str, sink: ProblemSink) -> ParseResult[DetailLog]:
     if reader is None:
         if not sink.problems:
             sink.add("empty", "file has no LoadGen records", expected="':::MLLOG' or '\"pid\": …' lines", found="nothing")
@@ -225,27 +299,57 @@ class _Reader:
                 self.keys_overflow = True
                 sink.add("too_many_keys", f"more than {MAX_KEYS} distinct keys; the rest are not kept", line=line)
             return
-        self.entries[key] = DetailEntry(value=value, line=line)
+        self.entries[key] = DetailEntry(value=value, line=line, count=1)
 
     def message(self, kind: str, key: str, text: str, line: int) -> None:
         if kind == "error":
             self.error_count += 1
             if len(self.errors) < MAX_MESSAGES:
-                self.errors.append(LogMessage(key=key, text=text, line=line))
+                self.errors.append(LogMessage.model_construct(key=key, text=text, line=line))
         else:
             self.warning_count += 1
             if len(self.warnings) < MAX_MESSAGES:
-                self.warnings.append(LogMessage(key=key, text=text, line=line))
+                self.warnings.append(LogMessage.model_construct(key=key, text=text, line=line))
 
     def feed(self, lineno: int, text: str, sink: ProblemSink) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    pattern: re.Pattern[str]
+
+    def matched(self, lineno: int, match: re.Match[str], sink: ProblemSink) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def feed_text(self, text: str, offset: int, lineno: int, sink: ProblemSink) -> None:
+        """Scan a whole file: records matching ``pattern`` take the fast path, every other line
+        (continuations, odd lines) goes through :meth:`feed` with its own line number."""
+        pos, line = offset, lineno
+        at_line_start = True
+        for match in self.pattern.finditer(text, offset):
+            start = match.start()
+            if start > pos:
+                self._gap(text[pos:start], line, at_line_start, sink)
+                line += text.count("\n", pos, start)
+            self.matched(line, match, sink)
+            pos, at_line_start = match.end(), False
+        if pos < len(text):
+            self._gap(text[pos:], line, at_line_start, sink)
+
+    def _gap(self, gap: str, line: int, at_line_start: bool, sink: ProblemSink) -> None:
+        parts = gap.split("\n")
+        if not at_line_start:
+            parts = parts[1:]  # the rest of the line the previous record ended on
+            line += 1
+        if gap.endswith("\n") or not parts[-1]:
+            parts = parts[:-1]  # the start of the line the next record begins on
+        for index, part in enumerate(parts):
+            self.feed(line + index, part.rstrip("\r"), sink)
 
     def finish(self) -> None:
         """Hook for readers that hold a record open until the next one starts."""
 
     def build(self, line_count: int) -> DetailLog:
         self.finish()
-        return DetailLog(
+        return DetailLog.model_construct(
             format=self.format,
             entries=self.entries,
             errors=self.errors,
@@ -264,7 +368,44 @@ class _JsonReader(_Reader):
         self.prefix = prefix
         self.decoder = json.JSONDecoder()
 
+    pattern = _FAST_MLLOG
+
+    def matched(self, lineno: int, match: re.Match[str], sink: ProblemSink) -> None:
+        self._fast(lineno, match, sink)
+
     def feed(self, lineno: int, text: str, sink: ProblemSink) -> None:
+        fast = _FAST_MLLOG.match(text)
+        if fast is not None:
+            self._fast(lineno, fast, sink)
+            return
+        self._general(lineno, text, sink)
+
+    def _fast(self, lineno: int, fast: re.Match[str], sink: ProblemSink) -> None:
+        if True:
+            key, raw, is_error, is_warning = fast.groups()
+            if key in _LAZY_KEYS and raw.startswith("[") and raw.endswith("]"):
+                self._event(lineno, key, raw, is_error == "true", is_warning == "true", sink)
+                return
+            simple = _SIMPLE_VALUE.match(raw)
+            if simple is not None:
+                integer, real, string, constant = simple.groups()
+                if integer is not None:
+                    value: Any = int(integer)
+                elif real is not None:
+                    value = float(real)
+                elif string is not None:
+                    value = string
+                else:
+                    value = _CONSTANTS[constant]
+            else:
+                try:
+                    value = json.loads(raw)
+                except ValueError as exc:
+                    sink.add("syntax", f"invalid JSON value: {exc.msg}", line=lineno, found=raw)
+                    return
+            self._event(lineno, key, value, is_error == "true", is_warning == "true", sink)
+
+    def _general(self, lineno: int, text: str, sink: ProblemSink) -> None:
         if not text.strip():
             return
         if not text.startswith(self.prefix):
@@ -279,12 +420,14 @@ class _JsonReader(_Reader):
         if not isinstance(event, dict) or not isinstance(event.get("key"), str):
             sink.add("syntax", "record has no string 'key'", line=lineno, found=shorten(body))
             return
-        key = event["key"]
-        value = event.get("value")
         metadata = event.get("metadata") if isinstance(event.get("metadata"), dict) else {}
-        if metadata.get("is_error") is True:
+        self._event(lineno, event["key"], event.get("value"), metadata.get("is_error") is True,
+                    metadata.get("is_warning") is True, sink)
+
+    def _event(self, lineno: int, key: str, value: Any, is_error: bool, is_warning: bool, sink: ProblemSink) -> None:
+        if is_error:
             self.message("error", key, _message_text(value), lineno)
-        elif metadata.get("is_warning") is True:
+        elif is_warning:
             self.message("warning", key, _message_text(value), lineno)
         if key == "loadgen_file_sha1" and isinstance(value, dict) and self.file_sha1_line is None:
             self.file_sha1 = {str(k): str(v) for k, v in value.items()}
@@ -310,11 +453,16 @@ class _TextReader(_Reader):
         self.block: str | None = None  # 'effective' | 'requested' | None
         self.open_multiline: tuple[str, int, list[str]] | None = None
 
+    pattern = _TEXT_RECORD_M
+
     def feed(self, lineno: int, text: str, sink: ProblemSink) -> None:
         match = _TEXT_RECORD.match(text)
         if match is None:
             self._continuation(lineno, text, sink)
             return
+        self.matched(lineno, match, sink)
+
+    def matched(self, lineno: int, match: re.Match[str], sink: ProblemSink) -> None:
         self.finish()
         body = match.group(4).replace("\x00", "").rstrip()
         if not body.strip():
@@ -344,9 +492,11 @@ class _TextReader(_Reader):
         key, line, collected = self.open_multiline
         self.open_multiline = None
         if key == "sha1":
-            self.entries.setdefault("loadgen_file_sha1", DetailEntry(value=dict(self.file_sha1), line=line))
+            self.entries.setdefault("loadgen_file_sha1", DetailEntry(value=dict(self.file_sha1), line=line, count=1))
             return
-        self.entries.setdefault(_MULTILINE[key], DetailEntry(value="\n".join(collected).strip(), line=line))
+        self.entries.setdefault(
+            _MULTILINE[key], DetailEntry(value="\n".join(collected).strip(), line=line, count=1)
+        )
 
     def _record(self, lineno: int, body: str, sink: ProblemSink) -> None:
         stripped = body.strip()
@@ -414,9 +564,8 @@ class _TextReader(_Reader):
         self.store(prefix + name, tail, lineno, sink)
 
     def _loaded_set(self, lineno: int, tail: str, sink: ProblemSink) -> None:
-        found = re.search(r"\[([\d,\s]*)\]", tail)
-        if not found:
+        start, end = tail.find("["), tail.rfind("]")
+        if start < 0 or end < start:
             sink.add("syntax", "cannot read the loaded sample set", line=lineno, found=tail)
             return
-        numbers = [int(part) for part in found.group(1).split(",") if part.strip()]
-        self.store("loaded_qsl_set", numbers, lineno, sink)
+        self.store("loaded_qsl_set", tail[start : end + 1], lineno, sink)  # parsed by int_list()

@@ -44,6 +44,11 @@ _PERCENTILE_KEY = re.compile(r"^(\d+(?:\.\d+)?) percentile latency \(ns\)$")
 _NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
 
 
+def _src(value: object, line: int | None) -> Sourced:
+    """A Sourced value without validation: the parser already knows the types (hot path)."""
+    return Sourced(value, line)
+
+
 def canonical_scenario(text: str) -> str | None:
     """``Single Stream``/``singlestream``/``SingleStream`` → ``SingleStream``; None if unknown."""
     return SCENARIOS.get(re.sub(r"[\s_-]", "", text).lower())
@@ -108,7 +113,7 @@ class LoadGenSummary(BaseModel):
         if entry is None:
             return None
         value = to_number(entry.value)
-        return None if value is None else Sourced[float](value=value, line=entry.line)
+        return None if value is None else _src(value=value, line=entry.line)
 
     def parameter(self, name: str) -> Sourced[str] | None:
         return self.test_parameters.get(name)
@@ -119,7 +124,7 @@ class LoadGenSummary(BaseModel):
             return None
         text = {"true": "1", "false": "0"}.get(entry.value.lower(), entry.value)
         value = to_number(text)
-        return None if value is None else Sourced[float](value=value, line=entry.line)
+        return None if value is None else _src(value=value, line=entry.line)
 
 
 def parse_summary(path: Path, root: Path | None = None) -> ParseResult[LoadGenSummary]:
@@ -187,7 +192,7 @@ class _State:
         match = _KEY_VALUE.match(text.replace("\x00", ""))
         if stripped.startswith("WARNING") or self.in_recommendations:
             self.in_recommendations = True  # free text until the next blank line
-            self.data["notes"].append(Sourced[str](value=stripped, line=lineno))
+            self.data["notes"].append(_src(value=stripped, line=lineno))
             return
         if not match:
             sink.add("syntax", "line is not 'key : value'", line=lineno, found=stripped)
@@ -200,22 +205,22 @@ class _State:
     def _footer(self, lineno: int, text: str, match: re.Match[str]) -> None:
         count = 0 if match.group(1).lower() == "no" else int(match.group(1))
         slot = "warning_count" if match.group(2).lower() == "warning" else "error_count"
-        self.data[slot] = Sourced[int](value=count, line=lineno)
+        self.data[slot] = _src(value=count, line=lineno)
         self.footer_seen = True
         self.recognised += 1
 
     def _bullet(self, lineno: int, text: str) -> None:
         body = text.lstrip("* ").strip()
         if self.in_recommendations:
-            self.data["recommendations"].append(Sourced[str](value=body, line=lineno))
+            self.data["recommendations"].append(_src(value=body, line=lineno))
             return
-        self.data["early_stopping_lines"].append(Sourced[str](value=body, line=lineno))
+        self.data["early_stopping_lines"].append(_src(value=body, line=lineno))
         estimate = _ES_ESTIMATE.search(body)
         if estimate:
             number = to_number(estimate.group(2))
             if number is not None:
                 pct = f"{float(estimate.group(1)):.1f}"
-                self.data["early_stopping_estimates"][pct] = Sourced[float](value=number, line=lineno)
+                self.data["early_stopping_estimates"][pct] = _src(value=number, line=lineno)
 
     def _block_title(self, text: str) -> bool:
         lowered = text.lower()
@@ -231,7 +236,7 @@ class _State:
         return False
 
     def _key_value(self, lineno: int, key: str, value: str, sink: ProblemSink) -> None:
-        entry = Sourced[str](value=value, line=lineno)
+        entry = _src(value=value, line=lineno)
         if self.section == "parameters":
             self.data["test_parameters"][key] = entry
             return
@@ -243,28 +248,30 @@ class _State:
             if canonical is None:
                 sink.add("unknown_value", "unknown scenario name", line=lineno, expected="a LoadGen scenario", found=value)
             else:
-                self.data["scenario"] = Sourced[str](value=canonical, line=lineno)
+                self.data["scenario"] = _src(value=canonical, line=lineno)
         elif key == "Mode":
             self.data["mode_raw"] = value
             canonical = canonical_mode(value)
             if canonical is None:
                 sink.add("unknown_value", "unknown test mode", line=lineno, expected="a LoadGen test mode", found=value)
             else:
-                self.data["mode"] = Sourced[str](value=canonical, line=lineno)
+                self.data["mode"] = _src(value=canonical, line=lineno)
         elif key == "Result is":
-            self.data["validity"] = Sourced[str](value=value.upper(), line=lineno)
+            self.data["validity"] = _src(value=value.upper(), line=lineno)
         elif key.endswith("satisfied"):
-            self.data["satisfied"][key] = Sourced[bool](value=value.lower().startswith("yes"), line=lineno)
+            self.data["satisfied"][key] = _src(value=value.lower().startswith("yes"), line=lineno)
         elif "headline" not in self.data and self.section == "results" and "mode_raw" in self.data:
             number = to_number(value)
             if number is not None:
-                self.data["headline"] = Headline(label=key, value=number, line=lineno)
+                self.data["headline"] = Headline.model_construct(label=key, value=number, line=lineno)
         self.data["fields"][key] = entry
         if self.section == "stats" and (_PERCENTILE_KEY.match(key) or key.endswith("latency (ns)")):
             number = to_number(value)
             if number is not None:
-                block = self.data["stats"].setdefault(self.block, StatBlock())
-                block.values[key] = Sourced[float](value=number, line=lineno)
+                block = self.data["stats"].get(self.block) or self.data["stats"].setdefault(
+                    self.block, StatBlock.model_construct(values={})
+                )
+                block.values[key] = _src(value=number, line=lineno)
 
     def build(self, sink: ProblemSink) -> LoadGenSummary | None:
         if self.recognised == 0:
@@ -280,4 +287,4 @@ class _State:
         footer_only = self.footer_seen and not self.content_seen
         if not footer_only and "validity" not in self.data:
             sink.add("missing_field", "no 'Result is' line", expected="'Result is : VALID|INVALID'")
-        return LoadGenSummary(generation=generation, footer_only=footer_only, **self.data)
+        return LoadGenSummary.model_construct(generation=generation, footer_only=footer_only, **self.data)
