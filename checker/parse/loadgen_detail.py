@@ -49,7 +49,7 @@ _FAST_MLLOG = re.compile(
     r'"is_warning": (true|false), [^{}\n]*\}\}[ \t\r]*$',
     re.MULTILINE,
 )
-_TEXT_RECORD_M = re.compile(r'^"pid": (-?\d+), "tid": (\d+), "ts": (-?\d+)ns : ?(.*?)\r?$', re.MULTILINE)
+_TEXT_RECORD_M = re.compile(r'^"pid": (-?\d+), "tid": (\d+), "ts": (-?\d+)ns : ?(.*)$', re.MULTILINE)
 _SIMPLE_VALUE = re.compile(r'^(?:(-?\d+)|(-?\d+\.\d*(?:[eE][-+]?\d+)?|-?\d+[eE][-+]?\d+)|"([^"\\]*)"|(true|false|null))$')
 _CONSTANTS = {"true": True, "false": False, "null": None}
 _LAZY_KEYS = {"loaded_qsl_set"}
@@ -464,7 +464,7 @@ class _TextReader(_Reader):
 
     def matched(self, lineno: int, match: re.Match[str], sink: ProblemSink) -> None:
         self.finish()
-        body = match.group(4).replace("\x00", "").rstrip()
+        body = match.group(4).replace("\x00", "").rstrip()  # also drops a CR of CRLF files
         if not body.strip():
             self.block = None
             return
