@@ -27,7 +27,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +44,7 @@ from checker.rerun.compliance_verify import (
 )
 from checker.rerun.harness import RunOutcome, run_loadgen
 from checker.rerun.presets import FAST_VALID, SCENARIOS
-from checker.rerun.sample_data import BENCHMARK, DigitsSample, load_sample
+from checker.rerun.sample_data import BENCHMARK, DigitsSample, SampleDataError, load_sample
 from checker.rerun.settings import SEEDS_V6_1, RunSpec
 
 ROUND = "sample"
@@ -495,19 +495,20 @@ def prepare_out(out: Path | None) -> Path:
 
 
 def build_demo(out: Path | None = None, *, broken: bool = False, jobs: int = 2,
-               progress: Progress | None = None, log: Callable[[str], None] | None = None) -> DemoResult:
+               progress: Progress | None = None) -> DemoResult:
     """Make the demo tree(s) under ``out`` and check them. Writes nothing outside ``out``."""
     from checker.check import run_check
 
     started = time.perf_counter()
     progress = progress or Progress()
-    say = log or (lambda _text: None)
-    out = prepare_out(out)
     pack = load_pack(ROUND)
     sample = load_sample()
-    sample.verify()
+    try:
+        sample.verify()
+    except SampleDataError as exc:
+        raise DemoError(f"the bundled sample benchmark is damaged: {exc}") from exc
+    out = prepare_out(out)
     plan = make_plan(out / RUNS_NAME, sample, pack, broken)
-    say(f"running {len(plan.specs)} LoadGen tests ({jobs} at a time) into {out / RUNS_NAME}")
     verifications, reruns = execute(plan, jobs, progress)
     progress.update("assembling the submission tree")
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
@@ -549,8 +550,11 @@ def render(result: DemoResult, verbose: bool = False) -> str:
         out.append(f"  re-ran {why}")
     out.append(f"  output folder: {result.out}")
     out.append(f"  submission:    {result.tree}")
-    for scenario, line in result.accuracy.items():
-        out.append(f"  {scenario:<12}  {line}")
+    out.append("")
+    out.append("Results (performance headline from the detail log; accuracy from the accuracy log):")
+    for entry in result.report.results:
+        metric = f"{entry.metric.value:g} {entry.metric.unit}" if entry.metric is not None else "-"
+        out.append(f"  {entry.scenario:<12}  {entry.verdict:<7}  {metric:<22}  {result.accuracy.get(entry.scenario, '')}")
     out.append("")
     out.append("What happened: the real LoadGen ran the bundled digits classifier (reference_runs/digits) in")
     out.append("the four scenarios, in accuracy and performance mode, plus the compliance tests TEST01, TEST04-A")
@@ -581,8 +585,7 @@ def render(result: DemoResult, verbose: bool = False) -> str:
     return "\n".join(out) + "\n"
 
 
-def main_demo(out: Path | None, broken: bool, jobs: int, stream: TextIO | None = None,
-              argv: Sequence[str] = ()) -> int:
+def main_demo(out: Path | None, broken: bool, jobs: int, stream: TextIO | None = None) -> int:
     """The CLI body: build, check, print; exit 0 when the good tree is clean (and, with --break,
     exactly the planted defects were caught)."""
     stream = stream or sys.stdout
