@@ -253,11 +253,14 @@ def file_size(path: Path) -> int | None:
         return None
 
 
+_CONTROL_BYTES = bytes(b for b in range(32) if b < 9 or 13 < b)
+
+
 def looks_binary(sample: bytes) -> bool:
     """True when a file's first bytes are unlikely to be text (many control bytes)."""
     if not sample:
         return False
-    controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
     return controls > max(8, len(sample) // 20)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -326,7 +327,9 @@ class _Reader:
         at_line_start = True
         for match in self.pattern.finditer(text, offset):
             start = match.start()
-            if start > pos:
+            if start == pos + 1 and not at_line_start:
+                line += 1  # the usual case: the next record starts on the next line
+            elif start > pos:
                 self._gap(text[pos:start], line, at_line_start, sink)
                 line += text.count("\n", pos, start)
             self.matched(line, match, sink)
@@ -439,6 +442,7 @@ def _message_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+@lru_cache(maxsize=4096)
 def _settings_key(name: str) -> str:
     """``target_latency (ns)`` → ``target_latency_ns``; ``Test mode`` → ``test_mode``."""
     name = name.strip().lower().replace("(", "").replace(")", "").replace("*", "")
