@@ -117,6 +117,10 @@ def check_command(path: Path | None, round_name: str | None, submitter: str | No
         click.echo(note, nl=False, err=fmt == "json" or output is not None)
     if not path.is_dir():
         raise ToolError(f"not a folder: {path}")
+    from checker.report.write import inside
+
+    if output is not None and inside(output, path):
+        raise ToolError(f"refusing to write {output}: it is inside the checked tree (the tree is read-only)")
     try:
         document = run_check(path, round_name=round_name, submitter=submitter, select=select, ignore=ignore)
     except LookupError as exc:

@@ -1,0 +1,151 @@
+"""The command line (exit codes, explain, rules), rule-pack loading and validation, generated docs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from tree_builder import copy_system, edit_json
+
+from checker.cli import main
+from checker.engine.registry import load_all_checks
+from checker.engine.rulepack import PackError, generated_schema, known_rounds, load_pack, rules_dir, schema_path
+from checker.report.rules_doc import current_markdown
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_every_round_pack_loads_and_every_enabled_rule_exists():
+    registry = load_all_checks()
+    for name in known_rounds():
+        pack = load_pack(name)
+        assert pack.round == name
+        assert set(pack.rules) <= set(registry)
+    assert {"v0.5", "v0.7", "v1.0"} <= set(known_rounds())
+
+
+def test_pack_inheritance_overrides_and_deletes():
+    v05, v07, v10 = load_pack("v0.5"), load_pack("v0.7"), load_pack("v1.0")
+    assert "gnmt" in v05.benchmarks and "gnmt" not in v07.benchmarks  # v0.7 replaces the table
+    assert v07.seeds != v05.seeds and v10.min_duration_ms == 600000 and v07.min_duration_ms == 60000
+    assert v10.layout.performance_runs["Server"] == 1 and v07.layout.performance_runs["Server"] == 5
+    assert "TEST03" not in v07.compliance.verify_files  # deleted with null
+    assert v10.rules["P008"].severity == "error" and v05.rules["P002"].severity == "warning"
+
+
+def test_schema_file_is_generated_from_the_models():
+    assert json.loads(schema_path().read_text()) == generated_schema()
+
+
+def _pack_dir(tmp_path: Path, edit) -> Path:
+    folder = tmp_path / "rules"
+    shutil.copytree(rules_dir(), folder)
+    data = yaml.safe_load((folder / "v0.7.yaml").read_text())
+    edit(data)
+    (folder / "v0.7.yaml").write_text(yaml.safe_dump(data))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d.update(min_duration_ms="sixty"), "key min_duration_ms"),
+        (lambda d: d.update(surprise=1), "surprise"),
+        (lambda d: d["rules"].update({"Q999": {"severity": "error"}}), "Q999"),
+        (lambda d: d.update(extends="v0.7"), "cycle"),
+        (lambda d: d["benchmarks"]["resnet"].update(performance_sample_count=[1]), "benchmarks.resnet.performance_sample_count"),
+    ],
+)
+def test_bad_pack_names_file_and_key(tmp_path, edit, message):
+    folder = _pack_dir(tmp_path, edit)
+    with pytest.raises(PackError) as error:
+        load_pack.__wrapped__("v0.7", str(folder))
+    assert "v0.7.yaml" in str(error.value) and message in str(error.value)
+
+
+def test_unknown_round_is_exit_2_listing_known_rounds(tmp_path):
+    result = run("check", str(tmp_path), "--round", "v9.9")
+    assert result.exit_code == 2
+    assert "v0.5" in result.output and "v1.0" in result.output
+
+
+def test_explain_prints_the_four_parts():
+    result = run("explain", "p008")
+    assert result.exit_code == 0
+    for part in ("P008", "What it checks", "Why it matters", "Rules' section", "How to fix"):
+        assert part in result.output
+    assert run("explain", "Z123").exit_code == 2
+
+
+def test_rules_lists_a_round_with_severities():
+    result = run("rules", "--round", "v0.5")
+    assert result.exit_code == 0
+    assert "P002  warning" in result.output and "P008  error" in result.output
+    assert "P006" in result.output
+
+
+def test_every_rule_documents_itself():
+    for spec in load_all_checks().values():
+        assert spec.title and spec.what and spec.why and spec.section and spec.fix, spec.id
+
+
+def test_docs_rules_md_is_up_to_date():
+    assert (REPO / "docs" / "rules.md").read_text() == current_markdown(), (
+        "docs/rules.md is stale: python -m checker.report.rules_doc > docs/rules.md"
+    )
+
+
+@pytest.fixture
+def small_tree(corpus, tmp_path) -> Path:
+    return copy_system(corpus("v1.0"), tmp_path / "tree", "closed", "Alibaba", "A10x1_TRT")
+
+
+def test_check_exit_codes_and_json_document(small_tree):
+    clean = run("check", str(small_tree), "--format", "json")
+    assert clean.exit_code == 0
+    doc = json.loads(clean.output)
+    assert doc["round"] == "v1.0" and doc["round_source"] == "detected" and doc["tool_version"]
+    result = doc["results"][0]
+    assert {"division", "submitter", "system", "benchmark", "scenario", "verdict", "metric", "findings"} <= set(result)
+    edit_json(small_tree / "closed/Alibaba/systems/A10x1_TRT.json", status="soon")
+    broken = run("check", str(small_tree))
+    assert broken.exit_code == 1
+    assert "Y005" in broken.output and "INVALID" not in broken.output.split("\n")[0]
+
+
+def test_round_mismatch_is_reported_and_still_runs(small_tree):
+    result = run("check", str(small_tree), "--round", "v0.7", "--format", "json")
+    doc = json.loads(result.output)
+    assert doc["round"] == "v0.7" and doc["round_source"] == "given"
+    assert any(f["rule"] == "S020" and f["expected"] == "v1.0" for f in doc["findings"])
+
+
+def test_malformed_json_and_missing_folder_are_findings(small_tree):
+    (small_tree / "closed/Alibaba/systems/A10x1_TRT.json").write_text('{"submitter": "Alibaba", ')
+    shutil.rmtree(small_tree / "closed/Alibaba/measurements")
+    result = run("check", str(small_tree), "--format", "json")
+    assert result.exit_code == 1
+    doc = json.loads(result.output)
+    rules = {f["rule"] for f in doc["findings"]} | {f["rule"] for r in doc["results"] for f in r["findings"]}
+    assert {"S004", "S012"} <= rules and "X001" not in rules
+
+
+def test_output_inside_the_tree_is_refused(small_tree):
+    result = CliRunner().invoke(main, ["check", str(small_tree), "--output", str(small_tree / "report.txt")])
+    assert result.exit_code == 2
+    assert not (small_tree / "report.txt").exists()
+
+
+def test_not_a_results_tree(tmp_path):
+    (tmp_path / "something").mkdir()
+    result = run("check", str(tmp_path), "--round", "v1.0", "--format", "json")
+    doc = json.loads(result.output)
+    assert result.exit_code == 1 and any(f["rule"] == "S001" for f in doc["findings"])
