@@ -13,7 +13,14 @@ from tree_builder import copy_system, edit_json
 
 from checker.cli import main
 from checker.engine.registry import load_all_checks
-from checker.engine.rulepack import PackError, generated_schema, known_rounds, load_pack, rules_dir, schema_path
+from checker.engine.rulepack import (
+    PackError,
+    generated_schema,
+    known_rounds,
+    load_pack,
+    rules_dir,
+    schema_path,
+)
 from checker.report.rules_doc import current_markdown
 
 REPO = Path(__file__).resolve().parent.parent

@@ -253,7 +253,7 @@ def file_size(path: Path) -> int | None:
         return None
 
 
-_CONTROL_BYTES = bytes(b for b in range(32) if b < 9 or 13 < b)
+_CONTROL_BYTES = bytes(b for b in range(32) if b < 9 or b > 13)
 
 
 def looks_binary(sample: bytes) -> bool:
