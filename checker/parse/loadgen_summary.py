@@ -37,6 +37,7 @@ MODES = {
     "findpeakperformance": "FindPeakPerformance",
 }
 
+_SECTION_TITLES = {"MLPerf Results Summary": "results", "Additional Stats": "stats", "Test Parameters Used": "parameters"}
 _KEY_VALUE = re.compile(r"^\s*([A-Za-z0-9_][\w .()/*+%-]*?)\s*:\s*(.*?)\s*$")
 _FOOTER = re.compile(r"^(No|\d+)\s+(warning|ERROR)", re.IGNORECASE)
 _ES_ESTIMATE = re.compile(r"Early stopping\s+([\d.]+)(?:th)?\s+percentile estimate\s*:\s*([-\d.eE+]+)")
@@ -161,39 +162,41 @@ class _State:
         self.content_seen = False
 
     def feed(self, lineno: int, text: str, sink: ProblemSink) -> None:
-        stripped = text.strip().replace("\x00", "")
-        if not stripped or set(stripped) == {"="}:
-            self.in_early_stopping = self.in_recommendations = False
+        if "\x00" in text:
+            text = text.replace("\x00", "")
+        stripped = text.strip()
+        if not stripped or stripped[0] == "=":
+            if not stripped or stripped.strip("=") == "":
+                self.in_early_stopping = self.in_recommendations = False
+                return
+        first = stripped[0]
+        if first in "MAT" and stripped in _SECTION_TITLES:
+            self.section = _SECTION_TITLES[stripped]
+            self.block = "main"
+            self.recognised += 1
             return
-        if stripped == "MLPerf Results Summary":
-            self.section, self.recognised = "results", self.recognised + 1
-            return
-        if stripped == "Additional Stats":
-            self.section, self.block, self.recognised = "stats", "main", self.recognised + 1
-            return
-        if stripped == "Test Parameters Used":
-            self.section, self.recognised = "parameters", self.recognised + 1
-            return
-        footer = _FOOTER.match(stripped)
-        if footer:
-            self._footer(lineno, stripped, footer)
-            return
-        if stripped.startswith("Early Stopping Result"):
-            self.in_early_stopping = True
-            return
-        if stripped.startswith("Recommendations"):
-            self.in_recommendations = True
-            return
-        if stripped.startswith("*"):
+        if first == "*":
             self._bullet(lineno, stripped)
             return
-        if self.section == "stats" and self._block_title(stripped):
+        if first == "N" or first.isdigit():
+            footer = _FOOTER.match(stripped)
+            if footer:
+                self._footer(lineno, stripped, footer)
+                return
+        if first in "ER":
+            if stripped.startswith("Early Stopping Result"):
+                self.in_early_stopping = True
+                return
+            if stripped.startswith("Recommendations"):
+                self.in_recommendations = True
+                return
+        if self.section == "stats" and first in "PIpi" and self._block_title(stripped):
             return
-        match = _KEY_VALUE.match(text.replace("\x00", ""))
-        if stripped.startswith("WARNING") or self.in_recommendations:
+        if first == "W" and stripped.startswith("WARNING") or self.in_recommendations:
             self.in_recommendations = True  # free text until the next blank line
             self.data["notes"].append(_src(value=stripped, line=lineno))
             return
+        match = _KEY_VALUE.match(text)
         if not match:
             sink.add("syntax", "line is not 'key : value'", line=lineno, found=stripped)
             return
