@@ -85,15 +85,21 @@ def system_unknown_fields(ctx: Context) -> Iterator[Violation]:
     fix="Make 'submitter' equal to the folder name (or rename the folder).",
 )
 def system_submitter(ctx: Context) -> Iterator[Violation]:
+    sub = ctx.submission
+    assert sub is not None
+    yield from _matches_folder(ctx, "submitter", sub.submitter, ctx.pack.system_description.submitter_match)
+
+
+def _matches_folder(ctx: Context, field: str, folder: str, mode: str) -> Iterator[Violation]:
+    """A system description field that must name the folder it sits in (submitter, division)."""
     model, path = _system(ctx)
-    if model is None or model.get("submitter") is None:
+    if model is None or model.get(field) is None:
         return
-    value = str(model.value("submitter"))
-    folder = ctx.submission.submitter  # type: ignore[union-attr]
-    same = value == folder if ctx.pack.system_description.submitter_match == "exact" else value.lower() == folder.lower()
+    value = str(model.value(field))
+    same = value == folder if mode == "exact" else value.lower() == folder.lower()
     if not same:
-        yield Violation("submitter in the system description differs from its folder", path=ctx.rel(path),
-                        line=model.line_of("submitter"), expected=folder, found=value)
+        yield Violation(f"{field} in the system description differs from its folder", path=ctx.rel(path),
+                        line=model.line_of(field), expected=folder, found=value)
 
 
 @rule(
@@ -106,15 +112,9 @@ def system_submitter(ctx: Context) -> Iterator[Violation]:
     fix="Set 'division' to the folder's division (closed/open), in lower case.",
 )
 def system_division(ctx: Context) -> Iterator[Violation]:
-    model, path = _system(ctx)
-    if model is None or model.get("division") is None:
-        return
-    value = str(model.value("division"))
-    folder = ctx.submission.division  # type: ignore[union-attr]
-    same = value == folder if ctx.pack.system_description.division_match == "exact" else value.lower() == folder
-    if not same:
-        yield Violation("division in the system description differs from its folder", path=ctx.rel(path),
-                        line=model.line_of("division"), expected=folder, found=value)
+    sub = ctx.submission
+    assert sub is not None
+    yield from _matches_folder(ctx, "division", sub.division, ctx.pack.system_description.division_match)
 
 
 @rule(

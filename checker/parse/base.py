@@ -146,6 +146,15 @@ def iter_lines(
                 )
             return raw.decode("utf-8", errors="replace")
 
+    def too_long(lineno: int, size: int) -> None:
+        sink.add(
+            "line_too_long",
+            f"line of {size} bytes is longer than the {max_line_bytes}-byte limit; skipped",
+            line=lineno,
+            expected=f"at most {max_line_bytes} bytes per line",
+            found=f"{size} bytes",
+        )
+
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed in finally, generator
     except OSError as exc:
@@ -171,13 +180,7 @@ def iter_lines(
                 if skipping or (index == 0 and len(carry) + len(part) > max_line_bytes):
                     lineno += 1
                     total = skipping + len(carry) + len(part) + 1 if index == 0 else len(part) + 1
-                    sink.add(
-                        "line_too_long",
-                        f"line of {total} bytes is longer than the {max_line_bytes}-byte limit; skipped",
-                        line=lineno,
-                        expected=f"at most {max_line_bytes} bytes per line",
-                        found=f"{total} bytes",
-                    )
+                    too_long(lineno, total)
                     skipping = 0
                     carry = b""
                     continue
@@ -186,13 +189,7 @@ def iter_lines(
                     carry = b""
                 if len(raw) > max_line_bytes:
                     lineno += 1
-                    sink.add(
-                        "line_too_long",
-                        f"line of {len(raw) + 1} bytes is longer than the {max_line_bytes}-byte limit; skipped",
-                        line=lineno,
-                        expected=f"at most {max_line_bytes} bytes per line",
-                        found=f"{len(raw) + 1} bytes",
-                    )
+                    too_long(lineno, len(raw) + 1)
                     continue
                 lineno += 1
                 yield lineno, decode(raw, lineno).rstrip("\r")
@@ -205,13 +202,7 @@ def iter_lines(
                 break
         if skipping:
             lineno += 1
-            sink.add(
-                "line_too_long",
-                f"line of {skipping} bytes is longer than the {max_line_bytes}-byte limit; skipped",
-                line=lineno,
-                expected=f"at most {max_line_bytes} bytes per line",
-                found=f"{skipping} bytes",
-            )
+            too_long(lineno, skipping)
         elif carry and (head_only_bytes is None or consumed < head_only_bytes):
             lineno += 1
             yield lineno, decode(carry, lineno).rstrip("\r")

@@ -165,10 +165,9 @@ class _State:
         if "\x00" in text:
             text = text.replace("\x00", "")
         stripped = text.strip()
-        if not stripped or stripped[0] == "=":
-            if not stripped or stripped.strip("=") == "":
-                self.in_early_stopping = self.in_recommendations = False
-                return
+        if not stripped.strip("="):  # blank line or a ===== rule ends a free-text block
+            self.in_early_stopping = self.in_recommendations = False
+            return
         first = stripped[0]
         if first in "MAT" and stripped in _SECTION_TITLES:
             self.section = _SECTION_TITLES[stripped]
