@@ -13,6 +13,8 @@ from checker.report.document import FindingOut, ReportDocument
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
 SEVERITY_MARK = {"error": "E", "warning": "W", "info": "I"}
+#: Trees this small list every result with its figure, valid ones too (a first look, a demo).
+SMALL_TREE = 25
 
 
 def clean(text: str | None) -> str:
@@ -70,7 +72,7 @@ def render_text(doc: ReportDocument, verbose: bool = False) -> str:
     for result in doc.results:
         own = [f for f in result.findings if f.scope == "result" and (verbose or f.severity != "info")]
         inherited = sorted({f.rule for f in result.findings if f.scope != "result" and f.severity == "error"})
-        if not own and result.verdict == "valid":
+        if not own and result.verdict == "valid" and not (verbose or len(doc.results) <= SMALL_TREE):
             continue
         metric = ""
         if result.metric is not None:
@@ -80,6 +82,9 @@ def render_text(doc: ReportDocument, verbose: bool = False) -> str:
             out.append(f"  (also invalid through system/benchmark findings: {', '.join(inherited)})")
         for finding in own:
             out.extend(_finding_lines(finding, show_hint=finding.severity == "error" or verbose))
+        if own or inherited:
+            out.append("")
+    if out[-1] != "":
         out.append("")
     out.append(
         f"{s.results} results: {s.valid} valid, {s.invalid} invalid, {s.waived} waived · "
