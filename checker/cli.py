@@ -200,5 +200,39 @@ def demo_command(out: Path | None, broken: bool, jobs: int) -> None:
     sys.exit(code)
 
 
+@main.command("rerun")
+@click.argument("result", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--model", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="The submitted model (ONNX; input 'input', output logits). Default: the reference model.")
+@click.option("--reference", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="The reference model (default: the bundled digits model).")
+@click.option("--samples", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Sample data: .npy of inputs, or .npz with 'samples' (and 'labels'). Default: the bundled digits QSL.")
+@click.option("--labels", type=click.Path(path_type=Path, dir_okay=False, exists=True), help=".npy of labels.")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for the re-runs (new or empty; default: a new temp folder).")
+@click.option("--min-agreement", type=click.FloatRange(0, 100), default=100.0, show_default=True,
+              help="Top-1 agreement with the reference (percent) below which R002 is reported.")
+@click.option("--jobs", type=click.IntRange(1, 64), default=2, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def rerun_command(result: Path, model: Path | None, reference: Path | None, samples: Path | None,
+                  labels: Path | None, out: Path | None, min_agreement: float, jobs: int, fmt: str) -> None:
+    """Replay RESULT (a results/<system>/<benchmark>/<scenario> folder) with the real LoadGen.
+
+    Runs the reference and the given model in AccuracyOnly mode on the sample data, compares them
+    with each other and with the submission's accuracy log, re-runs PerformanceOnly with the
+    submission's settings (scaled down) and TEST01/TEST04 for real. Findings have R rule IDs.
+    """
+    from checker.rerun.replay import ReplayError, as_json, render, replay
+
+    try:
+        report = replay(result, model=model, reference=reference, samples=samples, labels=labels, out=out,
+                        jobs=jobs, min_agreement=min_agreement)
+    except ReplayError as exc:
+        raise ToolError(str(exc)) from exc
+    click.echo(as_json(report) if fmt == "json" else render(report), nl=False)
+    sys.exit(EXIT_FINDINGS if report.errors else EXIT_OK)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -13,9 +13,12 @@ can be read back by ``checker.parse.verify``.
 - **TEST04**: TEST04-B issues one sample over and over, TEST04-A every loaded sample once; a SUT
   that caches answers is faster in B. B must not be faster than A beyond the tolerance.
 
-"Typical figure": the median latency for SingleStream, Server (per sample) and MultiStream (per
-query), and the throughput for Offline. Medians are used rather than the headline tail estimates
-because tails of ~1 s runs on a shared host vary by tens of percent between identical runs.
+"Typical figure" (TEST01): the median latency for SingleStream, Server (per sample) and MultiStream
+(per query), and the throughput for Offline. Medians are used rather than the headline tail
+estimates because tails of ~1 s runs on a shared host vary by tens of percent between identical
+runs. TEST04 compares the *minimum* latency instead: TEST04-A issues only the loaded samples
+(256 queries here), too few for a stable median under load, while the fastest query is stable
+(within a few percent) and is exactly what serving a cached answer would lower.
 """
 
 from __future__ import annotations
@@ -42,6 +45,15 @@ class Verification:
 
     passed: bool
     text: str
+
+
+#: TEST04's figure per scenario (see the module docstring); all latencies (smaller is faster).
+TEST04_FIGURE: dict[str, tuple[str, bool]] = {
+    "SingleStream": ("result_min_latency_ns", False),
+    "MultiStream": ("result_min_query_latency_ns", False),
+    "Server": ("result_min_latency_ns", False),
+    "Offline": ("result_samples_per_second", True),
+}
 
 
 def _verdict(passed: bool, reason: str = "") -> str:
@@ -85,18 +97,18 @@ def verify_test01_accuracy(sampled_log: Path, accuracy_log: Path) -> Verificatio
     return Verification(passed, "\n".join(lines) + "\n")
 
 
-def typical_figure(detail_log: Path, scenario: str) -> float | None:
-    """The scenario's typical figure (see module docstring) from a performance detail log."""
+def typical_figure(detail_log: Path, scenario: str, table: dict[str, tuple[str, bool]] = TYPICAL) -> float | None:
+    """The scenario's figure of ``table`` (see module docstring) from a performance detail log."""
     parsed = parse_detail(detail_log)
     if parsed.model is None:
         return None
-    entry = parsed.model.number(TYPICAL[scenario][0])
+    entry = parsed.model.number(table[scenario][0])
     return float(entry.value) if entry is not None else None
 
 
-def _speed(value: float, scenario: str) -> float:
+def _speed(value: float, scenario: str, table: dict[str, tuple[str, bool]] = TYPICAL) -> float:
     """A figure turned into 'larger is faster' (latencies inverted)."""
-    return value if TYPICAL[scenario][1] else 1.0 / value
+    return value if table[scenario][1] else 1.0 / value
 
 
 def verify_test01_performance(result_detail: Path, test_detail: Path, scenario: str,
@@ -124,21 +136,30 @@ def verify_test04(a_detail: Path, b_detail: Path, scenario: str, tolerance: floa
     """TEST04-B (one sample repeated) must not be faster than TEST04-A (unique samples) beyond ``tolerance``.
 
     TEST04-A issues each loaded sample once, so its run is shorter than LoadGen's minimum and is
-    INVALID by construction; only its figure is compared.
+    INVALID by construction; only its figures are compared. Both the typical figure (median) and
+    the minimum latency are compared and the test fails only when both show B faster beyond the
+    tolerance: serving a cached answer lowers both, while load on a shared host moves them apart
+    (a short TEST04-A run sees fewer quiet moments, so its minimum is higher; a stall shifts a
+    median).
     """
-    key = TYPICAL[scenario][0]
-    a, b = typical_figure(a_detail, scenario), typical_figure(b_detail, scenario)
-    lines = ["Verifying performance.", f"figure: {key}"]
-    if not a or not b:
-        lines.append(_verdict(False, "(figure missing in a log)"))
-        return Verification(False, "\n".join(lines) + "\n")
-    ratio = _speed(b, scenario) / _speed(a, scenario)
-    passed = ratio <= 1.0 + tolerance
-    lines += [
-        f"TEST04-A = {a:g}",
-        f"TEST04-B = {b:g}",
-        f"speed ratio B/A = {ratio:.4f}",
-        f"tolerance = {tolerance:g}",
-        _verdict(passed, "" if passed else "(the repeated sample is served faster: caching?)"),
-    ]
+    tables = [("median", TYPICAL), ("minimum", TEST04_FIGURE)] if scenario != "Offline" else [("figure", TYPICAL)]
+    lines = ["Verifying performance."]
+    ratios: list[float] = []
+    for label, table in tables:
+        a = typical_figure(a_detail, scenario, table)
+        b = typical_figure(b_detail, scenario, table)
+        if not a or not b:
+            lines.append(_verdict(False, f"({table[scenario][0]} missing in a log)"))
+            return Verification(False, "\n".join(lines) + "\n")
+        ratio = _speed(b, scenario, table) / _speed(a, scenario, table)
+        ratios.append(ratio)
+        lines += [
+            f"{label} key: {table[scenario][0]}",
+            f"TEST04-A {label} = {a:g}",
+            f"TEST04-B {label} = {b:g}",
+            f"{label} speed ratio B/A = {ratio:.4f}",
+        ]
+    passed = min(ratios) <= 1.0 + tolerance
+    lines += [f"tolerance = {tolerance:g}",
+              _verdict(passed, "" if passed else "(the repeated sample is served faster: caching?)")]
     return Verification(passed, "\n".join(lines) + "\n")
