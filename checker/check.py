@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 from checker.discover import discover
 from checker.engine.roundsel import detect_round
 from checker.engine.rulepack import PackError, known_rounds, load_pack
-from checker.engine.runner import run_checks
+from checker.engine.runner import Progress, engine_finding, run_checks
+from checker.engine.waivers import TREE_FILE, Waiver, load_cli_waivers, read_waiver_file
 from checker.findings import Finding, Scope, Severity
 from checker.report.document import ReportDocument, build_document
 
@@ -19,11 +21,26 @@ def run_check(
     submitter: str | None = None,
     select: Sequence[str] = (),
     ignore: Sequence[str] = (),
+    waivers_file: Path | None = None,
+    tree_waivers: bool = True,
+    today: date | None = None,
+    progress: Progress | None = None,
 ) -> ReportDocument:
-    """Check one tree. Raises LookupError (exit 2) for an unknown round or a bad rule pack."""
+    """Check one tree. Raises LookupError (exit 2) for an unknown round, a bad rule pack or an unusable
+    ``--waivers`` file (:class:`~checker.engine.waivers.WaiverFileError`).
+
+    Waivers come from ``waivers_file`` and, unless ``tree_waivers`` is false, from ``mlperf-audit.toml``
+    at the tree's root (read only; its unusable entries are S021 findings and skipped).
+    """
     rounds = known_rounds()
     if round_name is not None and round_name not in rounds:
         raise LookupError(f"unknown round {round_name!r}; known rounds: {', '.join(rounds)}")
+    from checker.engine.registry import load_all_checks
+
+    known_rules = set(load_all_checks())
+    waivers: list[Waiver] = []
+    if waivers_file is not None:
+        waivers.extend(load_cli_waivers(waivers_file, known_rules))
     tree = discover(path, submitter=submitter)
     detection = detect_round(tree)
     notes: list[str] = []
@@ -46,5 +63,14 @@ def run_check(
         pack = load_pack(chosen)
     except PackError as exc:
         raise LookupError(str(exc)) from exc
-    outcome = run_checks(tree, pack, select=select, ignore=ignore, extra_findings=extra)
+    tree_file = path / TREE_FILE
+    if tree_waivers and tree_file.is_file():
+        found, problems = read_waiver_file(tree_file, source=TREE_FILE, known_rules=known_rules, tree_path=TREE_FILE)
+        waivers.extend(found)
+        for problem in problems:
+            finding = engine_finding(pack, select, ignore, "S021", message=problem, scope=Scope(), path=TREE_FILE)
+            if finding is not None:
+                extra.append(finding)
+    outcome = run_checks(tree, pack, select=select, ignore=ignore, extra_findings=extra, waivers=waivers,
+                         today=today, progress=progress)
     return build_document(outcome, round_source=source, round_notes=notes, tree=path)

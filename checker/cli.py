@@ -95,48 +95,88 @@ def _load_pack_or_exit(name: str):
 @click.option("--submitter", help="Check only this submitter's folders.")
 @click.option("--select", multiple=True, help="Run only rules whose ID starts with this prefix (repeatable).")
 @click.option("--ignore", multiple=True, help="Skip rules whose ID starts with this prefix (repeatable).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "junit", "csv", "markdown"]),
+              default="text", show_default=True, help="Format of the report on stdout (or in --output).")
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here.")
+@click.option("--report", "reports", multiple=True, metavar="FORMAT=FILE",
+              help="Also write a report in another format, e.g. --report sarif=audit.sarif (repeatable).")
+@click.option("--path-prefix", default="", metavar="DIR",
+              help="The checked tree's folder inside the repository, put in front of SARIF locations and the "
+              "CSV Location (for a tree that is a subfolder of the repository).")
+@click.option("--csv-columns", type=click.Choice(["official", "ours"]), default="official", show_default=True,
+              help="CSV header: the round's official summary.csv columns, or our richer table.")
+@click.option("--waivers", "waivers_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="TOML file of [[waiver]] entries (rule, path glob, reason, optional expires).")
+@click.option("--tree-waivers/--no-tree-waivers", default=True, show_default=True,
+              help="Read mlperf-audit.toml at the tree's root (switch off for a tree you do not own).")
+@click.option("--job-summary/--no-job-summary", default=True, show_default=True,
+              help="Append the Markdown report to $GITHUB_STEP_SUMMARY when it is set.")
 @click.option("--strict", is_flag=True, help="Warnings also make the exit code 1.")
-@click.option("--verbose", "-v", is_flag=True, help="Show notes (info findings) and every fix hint.")
+@click.option("--verbose", "-v", is_flag=True, help="Show notes (info findings), every fix hint and timings.")
+@click.option("--quiet", "-q", is_flag=True, help="Text format: only the unwaived errors; no notes or progress.")
 def check_command(path: Path | None, round_name: str | None, submitter: str | None, select: tuple[str, ...],
-                  ignore: tuple[str, ...], fmt: str, output: Path | None, strict: bool, verbose: bool) -> None:
+                  ignore: tuple[str, ...], fmt: str, output: Path | None, reports: tuple[str, ...],
+                  path_prefix: str, csv_columns: str, waivers_file: Path | None, tree_waivers: bool,
+                  job_summary: bool, strict: bool, verbose: bool, quiet: bool) -> None:
     """Check the results tree at PATH against its round's rules.
 
     Without PATH, checks the bundled sample submission (a closed-division tree of the sample round
     made with the real LoadGen by `mlperf-audit demo`), so the tool can be tried on a fresh machine.
     """
     from checker.check import run_check
+    from checker.report.outputs import (
+        RenderOptions,
+        TerminalProgress,
+        append_job_summary,
+        check_targets,
+        parse_report_option,
+        write_reports,
+    )
+    from checker.report.render import render
+    from checker.report.write import UnsafeOutput, inside, write_atomically
 
+    if quiet and verbose:
+        raise ToolError("--quiet and --verbose exclude each other")
     if path is None:
         from checker.resources import data_dir
 
         path = data_dir("reference_runs") / "sample_submission"
         note = (f"no PATH given: checking the bundled sample submission {path}\n"
                 "(made by `mlperf-audit demo`; run `mlperf-audit check PATH` on your own tree)\n")
-        click.echo(note, nl=False, err=fmt == "json" or output is not None)
+        if not quiet:
+            click.echo(note, nl=False, err=fmt != "text" or output is not None)
     if not path.is_dir():
         raise ToolError(f"not a folder: {path}")
-    from checker.report.write import inside
-
+    try:
+        targets = [parse_report_option(value) for value in reports]
+    except ValueError as exc:
+        raise ToolError(str(exc)) from exc
     if output is not None and inside(output, path):
         raise ToolError(f"refusing to write {output}: it is inside the checked tree (the tree is read-only)")
+    options = RenderOptions(verbose=verbose, quiet=quiet, path_prefix=path_prefix, csv_columns=csv_columns)
+    progress = TerminalProgress.for_terminal(quiet)
     try:
-        document = run_check(path, round_name=round_name, submitter=submitter, select=select, ignore=ignore)
+        check_targets(targets, path)
+        document = run_check(path, round_name=round_name, submitter=submitter, select=select, ignore=ignore,
+                             waivers_file=waivers_file, tree_waivers=tree_waivers, progress=progress)
     except LookupError as exc:
         raise ToolError(str(exc)) from exc
-    if fmt == "json":
-        text = document.model_dump_json(indent=2) + "\n"
-    else:
-        from checker.report.text import render_text
-
-        text = render_text(document, verbose=verbose)
-    if output is not None:
-        from checker.report.write import write_atomically
-
-        write_atomically(output, text, tree=path)
-    else:
-        click.echo(text, nl=False)
+    finally:
+        if progress is not None:
+            progress.finish()
+    text = render(document, fmt, verbose=verbose, quiet=quiet, path_prefix=path_prefix, csv_columns=csv_columns)
+    if verbose and fmt == "text":
+        text += "timings: " + ", ".join(f"{k} {v:.2f}" for k, v in document.timings.items()) + "\n"
+    try:
+        if output is not None:
+            write_atomically(output, text, tree=path)
+        else:
+            click.echo(text, nl=False)
+        write_reports(document, targets, path, options)
+        if job_summary:
+            append_job_summary(document, path, options)
+    except (UnsafeOutput, OSError) as exc:
+        raise ToolError(str(exc)) from exc
     failing = document.summary.errors > 0 or (strict and document.summary.warnings > 0)
     sys.exit(EXIT_FINDINGS if failing else EXIT_OK)
 

@@ -165,6 +165,10 @@ class RulePack(Strict):
     )
     benchmarks: dict[str, Benchmark]
     rules: dict[str, RuleSetting] = Field(default_factory=dict)
+    csv_columns: list[str] = Field(
+        default_factory=list,
+        description="the official checker's summary.csv header of the round, in order (--format csv)",
+    )
     source_file: str | None = None
 
     # -- lookups used by the checks -------------------------------------------------------------

@@ -1,22 +1,31 @@
 """The stable report document: the one structure every output format is rendered from.
 
-``--format json`` prints it as is; its schema is the Pydantic model below (``schema_version`` is
-raised on any incompatible change). Results are listed in a fixed order (division, submitter,
-system, benchmark, scenario); each carries the findings that cover it, including those raised on
-its system or benchmark (``scope`` says which). Findings that belong to no single result are also
-listed once at the top level.
+``--format json`` prints it as is; its schema is the Pydantic model below, written to
+``schemas/report.schema.json`` by :func:`report_schema` (a test keeps the file current;
+``schema_version`` is raised on any incompatible change, while new optional fields are not).
+Results are listed in a fixed order (division, submitter, system, benchmark, scenario); each
+carries the findings that cover it, including those raised on its system or benchmark (``scope``
+says which), with its own waived state. Findings that belong to no single result are also listed
+once at the top level. :meth:`ReportDocument.distinct_findings` gives every finding exactly once,
+which is what SARIF, the CSV error counts and the round-trip tests count.
+
+Regenerate the schema file with ``python -m checker.report.document > schemas/report.schema.json``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from checker import __version__
 from checker.engine.runner import RunOutcome
 from checker.findings import Finding, Severity
+from checker.report.escape import scrub
 
 SCHEMA_VERSION = 1
 
@@ -45,18 +54,76 @@ class MetricOut(BaseModel):
     inferred: bool = False
 
 
+class AccuracyOut(BaseModel):
+    metric: str
+    value: float
+    raw: str = Field(description="the number exactly as accuracy.txt prints it")
+    path: str
+    line: int | None = None
+    target: float | None = None
+    direction: str | None = Field(None, description="min: the value must be at least the target; max: at most")
+    meets_target: bool | None = None
+
+
 class ResultOut(BaseModel):
     division: str
     submitter: str
-    system: str
-    benchmark: str
+    system: str = Field(description="system folder name; key of `systems` is division/submitter/system")
+    benchmark: str = Field(description="benchmark folder name as submitted")
+    mlperf_benchmark: str | None = Field(None, description="the round's benchmark the folder maps to, if any")
     scenario: str
     path: str
     verdict: str = Field(description="valid | invalid | waived")
     metric: MetricOut | None = None
-    errors: int = 0
+    accuracy: list[AccuracyOut] = Field(default_factory=list, description="accuracy.txt values per target metric")
+    latency_ns: dict[str, float] = Field(
+        default_factory=dict, description="percentile ('50.00', '90.00', '99.00') -> latency of the headline run"
+    )
+    has_power: bool = Field(False, description="performance/power exists (a power result)")
+    errors: int = Field(0, description="unwaived error findings covering the result")
+    waived_errors: int = 0
     warnings: int = 0
     findings: list[FindingOut] = Field(default_factory=list)
+
+
+class SystemOut(BaseModel):
+    """The system description's summary fields as written (numbers as text); None when absent."""
+
+    path: str
+    readable: bool = Field(description="the file exists and holds a JSON object")
+    division: str | None = None
+    submitter: str | None = None
+    status: str | None = None
+    system_type: str | None = None
+    system_name: str | None = None
+    number_of_nodes: str | None = None
+    host_processor_model_name: str | None = None
+    host_processors_per_node: str | None = None
+    host_processor_core_count: str | None = None
+    accelerator_model_name: str | None = None
+    accelerators_per_node: str | None = None
+    framework: str | None = None
+    operating_system: str | None = None
+    hw_notes: str | None = None
+    sw_notes: str | None = None
+
+
+class RuleOut(BaseModel):
+    id: str
+    title: str
+    severity: str = Field(description="severity in this round (error, warning, info)")
+    selected: bool = Field(True, description="false: enabled in the round's pack but left out by --select/--ignore")
+
+
+class WaiverOut(BaseModel):
+    source: str = Field(description="the waivers file (as given, or mlperf-audit.toml in the tree)")
+    entry: int = Field(description="1-based number of the [[waiver]] entry in its file")
+    rule: str
+    paths: list[str]
+    reason: str
+    expires: str | None = None
+    status: str = Field(description="applied | unused | expired")
+    matched: int = Field(0, description="findings waived (counted per result they cover)")
 
 
 class Counts(BaseModel):
@@ -67,13 +134,18 @@ class Counts(BaseModel):
     errors: int = 0
     warnings: int = 0
     infos: int = 0
+    waived_findings: int = 0
 
 
 class RulePackOut(BaseModel):
     round: str
     title: str
     file: str | None
-    sha256: str | None
+    sha256: str | None = Field(description="SHA-256 of the pack file (rules/<round>.yaml)")
+    merged_sha256: str | None = Field(
+        None, description="SHA-256 of the merged pack (its extends chain applied) as canonical JSON"
+    )
+    csv_columns: list[str] = Field(default_factory=list, description="the official summary.csv header of the round")
 
 
 class ReportDocument(BaseModel):
@@ -86,10 +158,50 @@ class ReportDocument(BaseModel):
     rule_pack: RulePackOut
     tree: str
     rules_run: list[str] = Field(default_factory=list)
+    rules: list[RuleOut] = Field(
+        default_factory=list,
+        description="rules that ran, rules the engine raised, and rules deselected by --select/--ignore",
+    )
     summary: Counts
     results: list[ResultOut]
-    findings: list[FindingOut] = Field(default_factory=list, description="findings above result level")
-    timings: dict[str, float] = Field(default_factory=dict)
+    findings: list[FindingOut] = Field(
+        default_factory=list, description="findings above result level (and any result-level one without a result)"
+    )
+    systems: dict[str, SystemOut] = Field(default_factory=dict, description="division/submitter/system -> description")
+    waivers: list[WaiverOut] = Field(default_factory=list)
+    timings: dict[str, float] = Field(default_factory=dict, description="seconds per phase")
+
+    def distinct_findings(self) -> Iterator[tuple[ResultOut | None, FindingOut]]:
+        """Every finding once: the top-level ones, then each result's own (result-scope) findings."""
+        for finding in self.findings:
+            yield None, finding
+        for result in self.results:
+            for finding in result.findings:
+                if finding.scope == "result":
+                    yield result, finding
+
+    def rule(self, rule_id: str) -> RuleOut | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+    def location(self, finding: FindingOut, result: ResultOut | None = None) -> str | None:
+        """The tree-relative file or folder a finding is about: its file, else its scope's folder."""
+        if finding.path:
+            return finding.path
+        if finding.scope == "system" and finding.scope_path in self.systems:
+            return self.systems[finding.scope_path].path
+        if result is not None and finding.scope == "result":
+            return result.path
+        parts = finding.scope_path.split("/")
+        for candidate in self.results:
+            mine = [candidate.division, candidate.submitter, candidate.system, candidate.benchmark, candidate.scenario]
+            if mine[: len(parts)] == parts:
+                folder = candidate.path.split("/")
+                # result path: division/submitter/<results dir>/system/benchmark/scenario
+                keep = {"submitter": 2, "system": 4, "benchmark": 5, "result": 6}.get(finding.scope)
+                return "/".join(folder[:keep]) if keep else None
+        if finding.scope == "submitter":
+            return finding.scope_path
+        return None
 
 
 def finding_out(finding: Finding) -> FindingOut:
@@ -121,26 +233,69 @@ def _pack_hash(outcome: RunOutcome) -> str | None:
         return None
 
 
+def _rules(outcome: RunOutcome) -> list[RuleOut]:
+    from checker.engine.registry import REGISTRY
+
+    pack = outcome.pack
+    seen = set(outcome.rules_run) | {f.rule for f in outcome.findings}
+    out = []
+    for rule_id in sorted(seen | set(outcome.rules_deselected)):
+        spec = REGISTRY.get(rule_id)
+        setting = pack.rules.get(rule_id)
+        if setting is not None and setting.severity != "off":
+            severity = setting.severity
+        else:
+            severity = spec.default_severity.value if spec is not None else "error"
+        out.append(RuleOut(id=rule_id, title=spec.title if spec is not None else rule_id, severity=severity,
+                           selected=rule_id in seen))
+    return out
+
+
+def _waivers(outcome: RunOutcome) -> list[WaiverOut]:
+    out = []
+    for waiver in outcome.waivers:
+        out.append(WaiverOut(source=waiver.source, entry=waiver.entry, rule=waiver.rule, paths=list(waiver.paths),
+                             reason=waiver.reason, expires=str(waiver.expires) if waiver.expires else None,
+                             status=waiver.state, matched=waiver.matched))
+    return out
+
+
+def _merged_hash(outcome: RunOutcome) -> str | None:
+    try:
+        data = outcome.pack.model_dump(mode="json")
+        return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    except (TypeError, ValueError):
+        return None
+
+
 def build_document(outcome: RunOutcome, round_source: str, round_notes: list[str], tree: Path) -> ReportDocument:
     counts = Counts()
     results = []
+    covered_scopes = set()
     for report in outcome.results:
         unit = report.unit
+        covered_scopes.add(unit.scope)
         findings = [finding_out(f) for f in report.findings]
         metric = None
         if report.metric is not None:
             m = report.metric
             metric = MetricOut(value=m.value, unit=m.unit, key=m.key, path=m.path, line=m.line, inferred=m.inferred)
+        facts = report.facts
         result = ResultOut(
             division=unit.division,
             submitter=unit.submitter,
             system=unit.system,
             benchmark=unit.benchmark,
+            mlperf_benchmark=facts.mlperf_benchmark if facts else None,
             scenario=unit.scenario_folder,
             path=unit.rel,
             verdict=report.verdict,
             metric=metric,
+            accuracy=[AccuracyOut(**vars(a)) for a in facts.accuracy] if facts else [],
+            latency_ns=dict(facts.latency_ns) if facts else {},
+            has_power=facts.has_power if facts else False,
             errors=sum(1 for f in report.findings if f.severity == Severity.ERROR and not f.waived),
+            waived_errors=sum(1 for f in report.findings if f.severity == Severity.ERROR and f.waived),
             warnings=sum(1 for f in report.findings if f.severity == Severity.WARNING),
             findings=findings,
         )
@@ -148,22 +303,53 @@ def build_document(outcome: RunOutcome, round_source: str, round_notes: list[str
         counts.results += 1
         setattr(counts, report.verdict, getattr(counts, report.verdict) + 1)
     for finding in outcome.findings:
-        if finding.severity == Severity.ERROR and not finding.waived:
+        if finding.waived:
+            counts.waived_findings += 1
+        elif finding.severity == Severity.ERROR:
             counts.errors += 1
         elif finding.severity == Severity.WARNING:
             counts.warnings += 1
         elif finding.severity == Severity.INFO:
             counts.infos += 1
-    return ReportDocument(
+    top = [f for f in outcome.findings if f.scope.scenario is None or f.scope not in covered_scopes]
+    systems = {key: SystemOut(path=facts.path, readable=facts.readable, **facts.fields)
+               for key, facts in outcome.systems.items()}
+    document = ReportDocument(
         round=outcome.pack.round,
         round_source=round_source,
         round_notes=round_notes,
         rule_pack=RulePackOut(round=outcome.pack.round, title=outcome.pack.title, file=outcome.pack.source_file,
-                              sha256=_pack_hash(outcome)),
+                              sha256=_pack_hash(outcome), merged_sha256=_merged_hash(outcome),
+                              csv_columns=list(getattr(outcome.pack, "csv_columns", []))),
         tree=str(tree),
         rules_run=outcome.rules_run,
+        rules=_rules(outcome),
         summary=counts,
         results=results,
-        findings=[finding_out(f) for f in outcome.scoped_findings()],
+        findings=[finding_out(f) for f in top],
+        systems=systems,
+        waivers=_waivers(outcome),
         timings={k: round(v, 4) for k, v in outcome.timings.items()},
     )
+    # undecodable names (lone surrogates) would stop every encoder: replace them once, here
+    return ReportDocument.model_validate(scrub(document.model_dump()))
+
+
+def report_schema() -> dict[str, Any]:
+    """The JSON Schema of ``--format json``, as written to schemas/report.schema.json."""
+    schema = ReportDocument.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://mlperf-audit.invalid/schemas/report.schema.json"
+    schema["description"] = (
+        "The report document of `mlperf-audit check --format json` (schema_version "
+        f"{SCHEMA_VERSION}); every other output format is rendered from it."
+    )
+    return schema
+
+
+def report_schema_text() -> str:
+    return json.dumps(report_schema(), indent=2) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(report_schema_text(), end="")

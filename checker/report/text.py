@@ -91,3 +91,16 @@ def render_text(doc: ReportDocument, verbose: bool = False) -> str:
         f"{s.errors} errors, {s.warnings} warnings, {s.infos} notes"
     )
     return "\n".join(out) + "\n"
+
+
+def render_quiet(doc: ReportDocument) -> str:
+    """``--quiet``: one line per unwaived error finding (each once), nothing else."""
+    out = []
+    for result, finding in doc.distinct_findings():
+        if finding.severity != "error" or finding.waived:
+            continue
+        where = clean(doc.location(finding, result) or finding.scope_path)
+        if finding.line:
+            where += f":{finding.line}"
+        out.append(f"{finding.rule} {where}: {clean(finding.message)}")
+    return "".join(line + "\n" for line in out)

@@ -1,0 +1,98 @@
+"""Making text from the tree safe for each output format.
+
+Names of folders and files, system-description values and messages quoting file content are
+submitter-controlled. Each format gets its own treatment so that such text can change nothing but
+the field it stands in:
+
+* :func:`scrub` (applied to the whole report document): lone surrogates (undecodable file names)
+  become U+FFFD, so every encoder can write the text.
+* :func:`plain`: control characters (ANSI escapes, carriage returns, NUL, C1 controls) become ``?``
+  and line breaks a space: one line of inert text (terminal, JUnit attributes, CSV cells).
+* :func:`xml_text`: only characters XML 1.0 allows (ElementTree escapes ``<``, ``&`` and quotes).
+* :func:`md`: Markdown inline text: HTML-significant characters as entities, Markdown punctuation
+  backslash-escaped (so ``|`` cannot split a table cell and backticks cannot open code), one line.
+* :func:`csv_cell`: one line, and a leading ``=``, ``+``, ``-``, ``@`` made inert for spreadsheets
+  (the csv module does the quoting).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_BREAKS = re.compile(r"\r\n|[\r\n\u2028\u2029\x85]")
+_XML_BAD = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_MD_PUNCT = re.compile(r"([\\`*_{}\[\]()#!|~.:])")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def scrub_text(text: str) -> str:
+    """Replace lone surrogates (from undecodable bytes in file names) with U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def scrub(value: Any) -> Any:
+    """:func:`scrub_text` applied to every string (and key) of a nested JSON-like value."""
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, dict):
+        return {scrub(k): scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value]
+    return value
+
+
+def plain(text: str | None, limit: int | None = None) -> str:
+    """One line of inert text: breaks become spaces, other control characters ``?``."""
+    if not text:
+        return ""
+    out = _CONTROL.sub("?", _BREAKS.sub(" ", scrub_text(text)))
+    if limit is not None and len(out) > limit:
+        out = out[: max(limit - 1, 0)] + "…"
+    return out
+
+
+def xml_text(text: str | None, one_line: bool = False) -> str:
+    """Text XML 1.0 can carry: characters it forbids (NUL, ESC, other C0 controls) become ``?``."""
+    if not text:
+        return ""
+    text = scrub_text(text)
+    if one_line:
+        text = _BREAKS.sub(" ", text)
+    return _XML_BAD.sub("?", text)
+
+
+def md(text: str | None, limit: int | None = None) -> str:
+    """Markdown inline text that renders literally: no HTML, links, emphasis, code or table breaks."""
+    if not text:
+        return ""
+    text = plain(text, limit)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_PUNCT.sub(r"\\\1", text)
+    # escaped '.' and ':' keep bare URLs and www. names from becoming links; '@' from mentioning
+    return text.replace("@", "&#64;")
+
+
+def csv_cell(value: Any) -> str:
+    """A CSV value: numbers as is; text as one line, a formula-looking start made inert with ``'``."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float):
+        return f"{value:.10g}" if isinstance(value, float) else str(value)
+    text = plain(str(value))
+    if text.startswith(_FORMULA_START) and text != "-":
+        try:
+            float(text)
+        except ValueError:
+            return "'" + text
+    return text
