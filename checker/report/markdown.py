@@ -128,7 +128,9 @@ def render_markdown(doc: ReportDocument, verbose: bool = False) -> str:
         if len(flagged) > MAX_RESULTS:
             out += [f"… and {len(flagged) - MAX_RESULTS} more invalid or waived results (see the JSON or CSV report).", ""]
 
-    scoped = [f for f in doc.findings if verbose or f.severity != "info"]
+    order = {"error": 0, "warning": 1, "info": 2}
+    scoped = sorted((f for f in doc.findings if verbose or f.severity != "info"),
+                    key=lambda f: (order.get(f.severity, 3), f.waived))  # stable: scope order within
     if scoped:
         out += ["### Findings above result level", ""]
         out += _findings_table_limited(doc, scoped)
