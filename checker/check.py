@@ -25,9 +25,12 @@ def run_check(
     tree_waivers: bool = True,
     today: date | None = None,
     progress: Progress | None = None,
+    models: Path | None = None,
 ) -> ReportDocument:
     """Check one tree. Raises LookupError (exit 2) for an unknown round, a bad rule pack or an unusable
     ``--waivers`` file (:class:`~checker.engine.waivers.WaiverFileError`).
+
+    ``models`` is a model mapping file (:mod:`checker.model_audit.mapping`); a bad one raises LookupError.
 
     Waivers come from ``waivers_file`` and, unless ``tree_waivers`` is false, from ``mlperf-audit.toml``
     at the tree's root (read only; its unusable entries are S021 findings and skipped).
@@ -71,6 +74,10 @@ def run_check(
             finding = engine_finding(pack, select, ignore, "S021", message=problem, scope=Scope(), path=TREE_FILE)
             if finding is not None:
                 extra.append(finding)
+    if models is not None:  # the model audit of `--models` (imported only when asked for)
+        from checker.model_audit.mapping import audit_mapped_models
+
+        extra.extend(audit_mapped_models(models, tree, pack, select=select, ignore=ignore))
     outcome = run_checks(tree, pack, select=select, ignore=ignore, extra_findings=extra, waivers=waivers,
                          today=today, progress=progress)
     return build_document(outcome, round_source=source, round_notes=notes, tree=path)

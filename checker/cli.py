@@ -114,10 +114,13 @@ def _load_pack_or_exit(name: str):
 @click.option("--strict", is_flag=True, help="Warnings also make the exit code 1.")
 @click.option("--verbose", "-v", is_flag=True, help="Show notes (info findings), every fix hint and timings.")
 @click.option("--quiet", "-q", is_flag=True, help="Text format: only the unwaived errors; no notes or progress.")
+@click.option("--models", "models", type=click.Path(path_type=Path, dir_okay=False),
+              help="YAML file mapping result path globs to the ONNX model each ran and its reference: runs the "
+              "model audit (M rules) for those results (see checker/model_audit/mapping.py).")
 def check_command(path: Path | None, round_name: str | None, submitter: str | None, select: tuple[str, ...],
                   ignore: tuple[str, ...], fmt: str, output: Path | None, reports: tuple[str, ...],
                   path_prefix: str, csv_columns: str, waivers_file: Path | None, tree_waivers: bool,
-                  job_summary: bool, strict: bool, verbose: bool, quiet: bool) -> None:
+                  job_summary: bool, strict: bool, verbose: bool, quiet: bool, models: Path | None = None) -> None:
     """Check the results tree at PATH against its round's rules.
 
     Without PATH, checks the bundled sample submission (a closed-division tree of the sample round
@@ -158,7 +161,8 @@ def check_command(path: Path | None, round_name: str | None, submitter: str | No
     try:
         check_targets(targets, path)
         document = run_check(path, round_name=round_name, submitter=submitter, select=select, ignore=ignore,
-                             waivers_file=waivers_file, tree_waivers=tree_waivers, progress=progress)
+                             waivers_file=waivers_file, tree_waivers=tree_waivers, progress=progress,
+                             models=models)
     except LookupError as exc:
         raise ToolError(str(exc)) from exc
     finally:
@@ -272,6 +276,70 @@ def rerun_command(result: Path, model: Path | None, reference: Path | None, samp
         raise ToolError(str(exc)) from exc
     click.echo(as_json(report) if fmt == "json" else render(report), nl=False)
     sys.exit(EXIT_FINDINGS if report.errors else EXIT_OK)
+
+
+@main.command("model")
+@click.argument("submitted", type=click.Path(path_type=Path))
+@click.option("--reference", required=True, type=click.Path(path_type=Path),
+              help="The reference ONNX model to compare with (the benchmark owner's).")
+@click.option("--round", "round_name", help="Round whose rules apply (v0.5 and v0.7 list the allowed formats).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here.")
+@click.option("--strict", is_flag=True, help="Warnings (unmapped tensors, custom operators) also make the exit code 1.")
+@click.option("--verbose", "-v", is_flag=True, help="Show notes (info findings) and every fix hint.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress on stderr (default: on a terminal, for models over 16 M weight elements).")
+def model_command(submitted: Path, reference: Path, round_name: str | None, fmt: str, output: Path | None,
+                  strict: bool, verbose: bool, progress: bool | None) -> None:
+    """Audit the ONNX model SUBMITTED against --reference, tensor by tensor (M rules).
+
+    Maps each reference weight to its submitted counterpart (by name, else layer, shape, position
+    and values; batch-norms folded, transposes, casts and dequantization undone), then reports per
+    tensor whether it is identical, quantized (allowed), retrained, replaced or pruned. External
+    data is read tensor by tensor with bounded memory and only from inside the model's folder.
+    Exit 1 when a finding is an error, 2 when a path is not a readable file or the reference is
+    not a readable model.
+    """
+    import time
+
+    from checker.model_audit import ModelPathError, audit_models
+    from checker.model_audit.report import render_markdown, render_text
+
+    pack = _load_pack_or_exit(round_name) if round_name else None
+    if output is not None and any(output.resolve() == p.resolve() for p in (submitted, reference)):
+        raise ToolError(f"refusing to write {output}: it is one of the models")
+    show = sys.stderr.isatty() if progress is None else progress
+    last = [0.0]
+
+    def tick(done: int, total: int, name: str) -> None:
+        now = time.monotonic()
+        if (progress is None and total < 16 * 1024 * 1024) or (now - last[0] < 0.2 and done < total):
+            return
+        last[0] = now
+        click.echo(f"\rcomparing {done / max(total, 1):6.1%}  {name[:60]:<60}", nl=False, err=True)
+
+    try:
+        result = audit_models(submitted, reference, pack=pack, progress=tick if show else None)
+    except ModelPathError as exc:
+        raise ToolError(str(exc)) from exc
+    finally:
+        if show and last[0]:
+            click.echo("\r" + " " * 80 + "\r", nl=False, err=True)
+    document = result.document
+    if fmt == "json":
+        text = document.model_dump_json(indent=2) + "\n"
+    elif fmt == "markdown":
+        text = render_markdown(document)
+    else:
+        text = render_text(document, verbose=verbose)
+    if output is not None:
+        from checker.report.write import write_atomically
+
+        write_atomically(output, text)
+    else:
+        click.echo(text, nl=False)
+    failing = document.summary.errors > 0 or (strict and document.summary.warnings > 0)
+    sys.exit(EXIT_FINDINGS if failing else EXIT_OK)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -117,11 +117,16 @@ def declare(rule_id: str, *, title: str, what: str, why: str, section: str, fix:
 
 
 def load_all_checks() -> dict[str, RuleSpec]:
-    """Import every module of ``checker.checks`` so that their rules register; return the registry."""
+    """Import every module of ``checker.checks`` so that their rules register; return the registry.
+
+    The model audit's M rules are declared by ``checker.model_audit.rules`` (the audit raises them
+    itself, from `mlperf-audit model` or `check --models`), imported here so that `explain`,
+    `rules` and docs/rules.md know them too."""
     import checker.checks as package
 
     for module in pkgutil.iter_modules(package.__path__):
         importlib.import_module(f"{package.__name__}.{module.name}")
+    importlib.import_module("checker.model_audit.rules")
     return REGISTRY
 
 
