@@ -26,6 +26,7 @@ def run_check(
     today: date | None = None,
     progress: Progress | None = None,
     models: Path | None = None,
+    annotations: dict[str, Path] | None = None,
 ) -> ReportDocument:
     """Check one tree. Raises LookupError (exit 2) for an unknown round, a bad rule pack or an unusable
     ``--waivers`` file (:class:`~checker.engine.waivers.WaiverFileError`).
@@ -79,5 +80,5 @@ def run_check(
 
         extra.extend(audit_mapped_models(models, tree, pack, select=select, ignore=ignore))
     outcome = run_checks(tree, pack, select=select, ignore=ignore, extra_findings=extra, waivers=waivers,
-                         today=today, progress=progress)
+                         today=today, progress=progress, options={"annotations": dict(annotations or {})})
     return build_document(outcome, round_source=source, round_notes=notes, tree=path)

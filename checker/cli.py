@@ -89,6 +89,22 @@ def _load_pack_or_exit(name: str):
         raise ToolError(str(exc)) from exc
 
 
+def _annotation_files(values: tuple[str, ...], val_map: Path | None) -> dict[str, Path]:
+    """``KEY=PATH`` options (and --val-map) as a mapping; a missing file is a usage error (exit 2)."""
+    found: dict[str, Path] = {}
+    pairs = [("imagenet", str(val_map))] if val_map is not None else []
+    for value in values:
+        key, sep, path = value.partition("=")
+        if not sep or not key.strip() or not path.strip():
+            raise ToolError(f"--annotations takes KEY=PATH, got {value!r}")
+        pairs.append((key.strip(), path.strip()))
+    for key, path in pairs:
+        if not Path(path).is_file():
+            raise ToolError(f"annotation file for {key!r} not found: {path}")
+        found[key] = Path(path)
+    return found
+
+
 @main.command("check")
 @click.argument("path", type=click.Path(path_type=Path, file_okay=False), required=False)
 @click.option("--round", "round_name", help="Round whose rules apply (default: detected from the tree).")
@@ -117,10 +133,17 @@ def _load_pack_or_exit(name: str):
 @click.option("--models", "models", type=click.Path(path_type=Path, dir_okay=False),
               help="YAML file mapping result path globs to the ONNX model each ran and its reference: runs the "
               "model audit (M rules) for those results (see checker/model_audit/mapping.py).")
+@click.option("--annotations", "annotations", multiple=True, metavar="KEY=PATH",
+              help="Annotation file of a data set for the accuracy recomputation (A011-A013), e.g. "
+              "--annotations imagenet=val_map.txt (repeatable; keys: the packs' recompute.dataset).")
+@click.option("--val-map", type=click.Path(path_type=Path, dir_okay=False),
+              help="ImageNet val_map.txt (same as --annotations imagenet=PATH); default: the tree's own "
+              "data_maps/imagenet/val_map.txt when it is the official file.")
 def check_command(path: Path | None, round_name: str | None, submitter: str | None, select: tuple[str, ...],
                   ignore: tuple[str, ...], fmt: str, output: Path | None, reports: tuple[str, ...],
                   path_prefix: str, csv_columns: str, waivers_file: Path | None, tree_waivers: bool,
-                  job_summary: bool, strict: bool, verbose: bool, quiet: bool, models: Path | None = None) -> None:
+                  job_summary: bool, strict: bool, verbose: bool, quiet: bool, models: Path | None = None,
+                  annotations: tuple[str, ...] = (), val_map: Path | None = None) -> None:
     """Check the results tree at PATH against its round's rules.
 
     Without PATH, checks the bundled sample submission (a closed-division tree of the sample round
@@ -162,7 +185,7 @@ def check_command(path: Path | None, round_name: str | None, submitter: str | No
         check_targets(targets, path)
         document = run_check(path, round_name=round_name, submitter=submitter, select=select, ignore=ignore,
                              waivers_file=waivers_file, tree_waivers=tree_waivers, progress=progress,
-                             models=models)
+                             models=models, annotations=_annotation_files(annotations, val_map))
     except LookupError as exc:
         raise ToolError(str(exc)) from exc
     finally:

@@ -28,6 +28,8 @@ class Context:
     submission: Submission | None = None
     system: str | None = None
     unit: ResultUnit | None = None
+    #: what the user passed to `check` for the checks (e.g. ``annotations``: KEY -> annotation file)
+    options: dict[str, Any] = field(default_factory=dict)
 
     # -- scope -----------------------------------------------------------------------------------
     @property
@@ -129,7 +131,7 @@ class Context:
         for unit in self.unit.submission.units:
             if (unit.system, unit.benchmark) == (self.unit.system, self.unit.benchmark) and unit.scenario == source:
                 sibling = Context(pack=self.pack, evidence=self.evidence, tree=self.tree, unit=unit,
-                                  submission=unit.submission, system=unit.system)
+                                  submission=unit.submission, system=unit.system, options=self.options)
                 return sibling._template_dir(self.pack.layout.compliance_path)
         return None
 

@@ -56,6 +56,21 @@ class ScenarioSet(Strict):
     optional: list[str] = Field(default_factory=list)
 
 
+class RecomputeSpec(Strict):
+    """How the A rules recompute a benchmark's accuracy from its accuracy log (checker.metrics)."""
+
+    plugin: str = Field(description="registered accuracy plug-in, e.g. 'imagenet-top1' (see checker.metrics)")
+    metric: str = Field(description="the accuracy.txt metric it reproduces (one of the benchmark's targets)")
+    dataset: str = Field(description="annotation key the user passes with `check --annotations KEY=PATH`")
+    tree_files: list[str] = Field(
+        default_factory=list,
+        description="copies of the annotation file a submission may ship, relative to a submitter folder",
+    )
+    known_sha256: list[str] = Field(
+        default_factory=list, description="SHA-256 of the official annotation file(s); a tree copy must match one"
+    )
+
+
 class Benchmark(Strict):
     aliases: list[str] = Field(default_factory=list)
     open_patterns: list[str] = Field(default_factory=list, description="regexes mapping open-division model names")
@@ -69,8 +84,9 @@ class Benchmark(Strict):
     compliance_tests: dict[str, list[str]] = Field(
         default_factory=dict, description="scenario (or 'any') -> tests required for closed results"
     )
-    dataset_size: int | None = None
+    dataset_size: int | None = Field(None, description="samples in the accuracy data set (the QSL of an accuracy run)")
     mlperf_conf_name: str | None = None
+    recompute: RecomputeSpec | None = None
 
 
 class MetricSource(Strict):
@@ -135,6 +151,33 @@ class ComplianceRules(Strict):
     )
 
 
+class LoadgenRules(Strict):
+    """The LoadGen builds a round allows (rules L001/L002; L003+ need no pack data).
+
+    Approval goes by the loadgen/ *sources*: a build whose commit has the same loadgen/ tree as an
+    approved commit is approved. A build whose sources first appeared before every approved tree is
+    older than the round allows; one whose sources appeared after the newest approved commit is
+    newer than the round; anything else is a revision the round's list does not name.
+    """
+
+    round: str | None = Field(
+        None, description="the round this list was written for; a pack of another round that extends this one "
+        "does not inherit the versions and approved commits (they are facts of one round)",
+    )
+    versions: list[str] = Field(
+        default_factory=list, description="allowed version strings (the text before '@'); empty: any"
+    )
+    approved_commits: list[str] = Field(
+        default_factory=list, description="commit ids (>= 10 hex digits) of the round's approved LoadGen revisions"
+    )
+    approved_source: str | None = Field(None, description="where the approved list comes from")
+    compliance_accuracy_tests: list[str] = Field(
+        default_factory=list,
+        description="compliance tests whose accuracy/ folder holds an AccuracyOnly run (v0.5 TEST03); every "
+        "other compliance log must be a performance-mode run",
+    )
+
+
 class Detection(Strict):
     loadgen_version_prefixes: list[str] = Field(default_factory=list)
     seeds_match: bool = True
@@ -154,6 +197,7 @@ class RulePack(Strict):
     min_duration_ms: int
     offline_min_samples_per_query: int | None = None
     loadgen_error_ignore: list[str] = Field(default_factory=list)
+    loadgen: LoadgenRules = Field(default_factory=LoadgenRules)
     system_description: SystemDescriptionRules
     measurements: MeasurementsRules
     accuracy: AccuracyRules

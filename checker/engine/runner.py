@@ -109,17 +109,18 @@ def _contexts(spec: RuleSpec, base: Context) -> Iterable[Context]:
         yield base
     elif spec.scope == "submitter":
         for submission in tree.submissions:
-            yield Context(pack=base.pack, evidence=base.evidence, tree=tree, params=base.params, submission=submission)
+            yield Context(pack=base.pack, evidence=base.evidence, tree=tree, params=base.params, submission=submission,
+                          options=base.options)
     elif spec.scope == "system":
         for submission in tree.submissions:
             systems = sorted(set(submission.result_systems))
             for system in systems:
                 yield Context(pack=base.pack, evidence=base.evidence, tree=tree, params=base.params,
-                              submission=submission, system=system)
+                              submission=submission, system=system, options=base.options)
     else:
         for unit in tree.units:
             yield Context(pack=base.pack, evidence=base.evidence, tree=tree, params=base.params,
-                          submission=unit.submission, system=unit.system, unit=unit)
+                          submission=unit.submission, system=unit.system, unit=unit, options=base.options)
 
 
 def _run_rule(spec: RuleSpec, base: Context, findings: list[Finding]) -> None:
@@ -262,11 +263,12 @@ def run_checks(
     waivers: Sequence[Waiver] = (),
     today: date | None = None,
     progress: Progress | None = None,
+    options: dict[str, object] | None = None,
 ) -> RunOutcome:
     """Run the pack's rules over a discovered tree, apply the waivers and build the per-result report."""
     started = time.perf_counter()
     evidence = Evidence(tree.root)
-    base = Context(pack=pack, evidence=evidence, tree=tree)
+    base = Context(pack=pack, evidence=evidence, tree=tree, options=dict(options or {}))
     findings: list[Finding] = list(extra_findings)
     specs = enabled_rules(pack, select, ignore)
     units = tree.units
