@@ -140,6 +140,47 @@ class AccuracyRules(Strict):
     )
 
 
+class PerformanceTolerance(Strict):
+    """How far a compliance run's headline figure may be from its reference (the submission run, or
+    TEST04-A for TEST04-B), in percent of the reference; a wider band for very short latencies."""
+
+    percent: float = Field(gt=0, description="allowed deviation in percent of the reference figure")
+    short_latency_percent: float | None = Field(
+        None, gt=0, description="the band when the reference is a latency at or below short_latency_max_ns"
+    )
+    short_latency_max_ns: float | None = Field(None, gt=0, description="reference latency (ns) up to which the wider band applies")
+    short_latency_scenarios: list[str] = Field(
+        default_factory=lambda: ["SingleStream"], description="scenarios the wider band applies to"
+    )
+
+
+SettingValue = bool | int | float | str
+
+
+class AuditSettings(Strict):
+    """What a compliance test's audit.config sets, as the run's logs must show it.
+
+    Keys are LoadGen setting names without the ``effective_`` prefix (``accuracy_log_rng_seed``);
+    the detail log's ``effective_<key>`` is read, else the summary's "Test Parameters Used".
+    """
+
+    signature: list[str] = Field(
+        default_factory=list,
+        description="settings of which at least one must be non-zero/true: without them the run is a plain "
+        "rerun, not this test",
+    )
+    settings: dict[str, SettingValue] = Field(default_factory=dict, description="exact values, every scenario")
+    by_scenario: dict[str, dict[str, SettingValue]] = Field(
+        default_factory=dict, description="scenario -> exact values (e.g. v0.5's TEST01 seeds per scenario)"
+    )
+    by_benchmark: dict[str, dict[str, SettingValue]] = Field(
+        default_factory=dict, description="benchmark (pack name) -> exact values (e.g. TEST01 sampling targets)"
+    )
+    test05_seeds: bool = Field(
+        False, description="the run must use the pack's test05_seeds, and not the round's seeds (TEST05)"
+    )
+
+
 class ComplianceRules(Strict):
     divisions: list[str] = Field(default_factory=lambda: ["closed"])
     required_files: dict[str, list[str]] = Field(default_factory=dict)
@@ -148,6 +189,26 @@ class ComplianceRules(Strict):
         default_factory=dict,
         description="TEST01 non-determinism fallback: max |1 - compliance/baseline| in percent; keys are "
         "'default' or a substring of the benchmark name (e.g. '99.9')",
+    )
+    audit_settings: dict[str, AuditSettings] = Field(
+        default_factory=dict, description="test (TEST01, TEST04-A, ...) -> the settings its audit.config makes"
+    )
+    tolerance: dict[str, PerformanceTolerance] = Field(
+        default_factory=dict,
+        description="test (TEST01, TEST03, TEST04, TEST05) -> allowed deviation of its headline figure",
+    )
+    sampled_log: list[str] = Field(
+        default_factory=lambda: ["accuracy/mlperf_log_accuracy.json"],
+        description="where TEST01's performance-mode accuracy log may be, relative to the TEST01 folder (first found)",
+    )
+    test_runs: list[str] = Field(
+        default_factory=lambda: ["performance/run_1"],
+        description="where a compliance test's LoadGen logs may be, relative to its folder (first found)",
+    )
+    performance_metric: dict[str, MetricSource] = Field(
+        default_factory=dict,
+        description="scenario (or '<test>/<scenario>', e.g. 'TEST04/SingleStream') -> the figure compliance runs "
+        "are compared by; default: the round's headline metric",
     )
 
 
