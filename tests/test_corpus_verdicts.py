@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from corpus_cache import official_log, verdict_rows
 
-ROUNDS = ["v0.5", "v0.7", "v1.0"]
+ROUNDS = ["v0.5", "v0.7", "v1.0", "v4.1"]
 KNOWN = Path(__file__).with_name("known_differences.md")
 
 # official message (after the logger prefix) -> the rule IDs of ours that report the same problem
@@ -34,6 +34,11 @@ OFFICIAL_MESSAGES: list[tuple[re.Pattern[str], set[str]]] = [
     (re.compile(r"^no compliance dir for (?P<path>.+)$"), {"C001"}),
     (re.compile(r"^(?P<path>.+/verify_(performance|accuracy)\.txt) is missing in .+$"), {"C002"}),
     (re.compile(r"^(?P<path>.+) has no performance/run_1 directory$"), {"C002"}),
+    # v4.1 (tag v4.1 monolith): the generative benchmarks' sample outputs, and the accuracy verdicts
+    # that follow from them
+    (re.compile(r"^(?P<path>.+/accuracy) expected to have the following extra files .*$"), {"A020"}),
+    (re.compile(r"^(?P<path>.+/accuracy), accuracy not valid$"), {"A001", "A002", "A004", "A005", "A020"}),
+    (re.compile(r"^(?P<path>.+) is OK but accuracy has issues$"), {"A001", "A002", "A004", "A005", "A020"}),
     (re.compile(r"^NoResults (?P<path>.+)$"), {"*"}),
 ]
 _PREFIX = re.compile(r"^(ERROR:main:|\[[^\]]*ERROR\] )")

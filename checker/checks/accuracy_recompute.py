@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from checker.discover import inside_tree
 from checker.engine.context import Context
 from checker.engine.registry import Violation, rule
 from checker.findings import Severity
@@ -151,6 +152,9 @@ def _annotation_file(ctx: Context, spec: Any) -> tuple[Annotations | None, str |
         if not path.is_file():
             if from_user:
                 return None, f"the {spec.dataset} annotation file {shown} does not exist", Severity.WARNING
+            continue
+        if not from_user and not inside_tree(ctx.tree.root, path):
+            rejected.append(f"{shown} is a symlink pointing outside the tree (not followed)")
             continue
         cache = _state(ctx).setdefault("annotations", {})
         key = (spec.plugin, str(path))
@@ -297,6 +301,8 @@ def duplicates(ctx: Context) -> Iterator[Violation]:
     path, model = _log(ctx)
     if not _complete(model) or not model.duplicate_qsl_count:
         return
+    if _multistream_padding(ctx, model):
+        return
     seen: set[int] = set()
     line = None
     for entry in iter_entries(path):
@@ -308,6 +314,20 @@ def duplicates(ctx: Context) -> Iterator[Violation]:
                     f"{model.unique_qsl_count} samples); each sample is scored once, by its first entry",
                     path=ctx.rel(path), line=line, expected="each qsl_idx once",
                     found=f"{model.duplicate_qsl_count} repeats")
+
+
+def _multistream_padding(ctx: Context, model) -> bool:
+    """MultiStream accuracy runs fill their last query up to samples_per_query with repeated samples
+    (LoadGen 6.x: 500 samples at 8 per query give 504 entries); such repeats are expected."""
+    detail = ctx.detail(ctx.accuracy_dir())
+    if detail is None or detail.value("effective_scenario") != "MultiStream":
+        return False
+    per_query = detail.integer("effective_samples_per_query")
+    if per_query is None or per_query.value <= 1:
+        return False
+    samples = model.unique_qsl_count
+    padded = -(-samples // per_query.value) * per_query.value
+    return model.entry_count == padded and model.duplicate_qsl_count == padded - samples
 
 
 @rule(

@@ -593,6 +593,8 @@ def log_scenarios(ctx: Context) -> Iterator[Violation]:
     if folder is None:
         return
     allowed = {folder, *ctx.pack.inferred_scenarios.get(folder, [])}
+    if folder in ctx.pack.scenario_runs_as:
+        allowed.add(ctx.pack.scenario_runs_as[folder])  # Interactive runs as Server (v5.1 onward)
     for ref, detail, path in _logs_with_detail(ctx):
         if ref.kind == "performance":
             continue

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from checker.engine.context import Context
-from checker.engine.metric import headline_metric, log_scenario
+from checker.engine.metric import headline_metric, log_scenario, runs_as
 from checker.engine.registry import Violation, rule
 from checker.findings import Severity
 from checker.parse.base import Sourced
@@ -150,7 +150,7 @@ def scenario_match(ctx: Context) -> Iterator[Violation]:
     allowed = ctx.pack.inferred_scenarios.get(folder, [])
     for run in _runs(ctx):
         logged = log_scenario(ctx, run)
-        if logged is None or logged == folder or logged in allowed:
+        if logged is None or logged == folder or logged in allowed or logged == runs_as(ctx, folder):
             continue
         detail = ctx.detail(run)
         entry = detail.get("effective_scenario") if detail is not None else None
@@ -205,7 +205,9 @@ def _benchmark_value(ctx: Context, table: str) -> Any:
     title="Minimum query count too low",
     scope="result",
     what="The run's min_query_count setting is below the round's minimum for the benchmark and "
-    "scenario (for Offline: the single query's sample count is below the round's minimum).",
+    "scenario (for Offline: the single query's sample count is below the round's minimum, or the "
+    "benchmark's own where the round sets one). Since early stopping (v2.0) the query minimum of "
+    "the early-stopping scenarios is LoadGen's early-stopping criterion (rule P020), not a fixed count.",
     why="The statistical confidence of the tail-latency and throughput figures rests on a minimum "
     "number of queries.",
     section=SCENARIO_SECTION,
@@ -215,7 +217,11 @@ def min_query_count(ctx: Context) -> Iterator[Violation]:
     unit = ctx.unit
     assert unit is not None
     minimum = _benchmark_value(ctx, "min_query_count")
+    _, bench = ctx.benchmark()
     offline_spq = ctx.pack.offline_min_samples_per_query
+    if bench is not None and bench.offline_min_samples_per_query is not None:
+        offline_spq = bench.offline_min_samples_per_query
+    early = set(ctx.pack.early_stopping.scenarios) if ctx.pack.early_stopping is not None else set()
     for run in _runs(ctx):
         logged = log_scenario(ctx, run) or unit.scenario
         if logged == "Offline" and offline_spq:
@@ -224,7 +230,7 @@ def min_query_count(ctx: Context) -> Iterator[Violation]:
                 yield Violation("Offline query has fewer samples than the round requires", path=ctx.rel(path),
                                 line=entry.line, expected=f">= {offline_spq}", found=entry.value)
             continue
-        if minimum is None or logged != unit.scenario:
+        if minimum is None or logged != runs_as(ctx, unit.scenario) or logged in early:
             continue
         entry, path = setting(ctx, run, "effective_min_query_count")
         if entry is not None and float(entry.value) < minimum:
@@ -244,6 +250,9 @@ def min_query_count(ctx: Context) -> Iterator[Violation]:
 )
 def min_duration(ctx: Context) -> Iterator[Violation]:
     minimum = ctx.pack.min_duration_ms
+    _, bench = ctx.benchmark()
+    if bench is not None and bench.min_duration_ms is not None:
+        minimum = bench.min_duration_ms
     for run in _runs(ctx):
         entry, path = setting(ctx, run, "effective_min_duration_ms")
         if entry is not None and float(entry.value) < minimum:
@@ -288,7 +297,7 @@ def latency_bound(ctx: Context) -> Iterator[Violation]:
         return
     per_query = unit.scenario == "MultiStream"
     for run in _runs(ctx):
-        if log_scenario(ctx, run) not in (None, unit.scenario):
+        if log_scenario(ctx, run) not in (None, runs_as(ctx, unit.scenario)):
             continue
         entry, path = percentile_latency(ctx, run, bound.percentile, per_query)
         if entry is not None and entry.value > bound.ns:
@@ -355,8 +364,8 @@ def performance_sample_count(ctx: Context) -> Iterator[Violation]:
 )
 def metric_readable(ctx: Context) -> Iterator[Violation]:
     runs = _runs(ctx)
-    if not runs:
-        return  # S011 reports the missing run
+    if not runs or ctx.is_endpoints():
+        return  # S011 reports the missing run; S031 an endpoints result's files
     if ctx.summary(runs[0]) is None and ctx.detail(runs[0]) is None:
         return  # S006 / S004 report the missing or unreadable logs
     if headline_metric(ctx) is None:

@@ -87,7 +87,8 @@ def benchmark_for_type(ctx: Context) -> Iterator[Violation]:
     title="Required scenario missing",
     scope="system",
     what="A closed-division system submits a benchmark without one of the scenarios the round requires "
-    "for its category.",
+    "for its category, or without any scenario of a group of which the round requires one (e.g. Server "
+    "or Interactive for the datacenter LLMs since v5.1).",
     why="A benchmark result is only complete with its required scenarios (e.g. Offline for datacenter, "
     "SingleStream and Offline for edge).",
     section=SECTION,
@@ -98,12 +99,17 @@ def required_scenarios(ctx: Context) -> Iterator[Violation]:
         if sets is None:
             continue
         have = {canonical_scenario(s) for s in present}
+        base = ctx.submission.path / ctx.pack.layout.results_dir / ctx.system / folder  # type: ignore[union-attr]
         for scenario in sets.required:
             if scenario not in have:
-                base = ctx.submission.path / ctx.pack.layout.results_dir / ctx.system / folder  # type: ignore[union-attr]
                 yield Violation(f"{name}: required {kind} scenario {scenario} missing", path=ctx.rel(base),
                                 expected=", ".join(sets.required), found=", ".join(sorted(present)) or "none",
                                 scope=_scope(ctx, folder))
+        for group in sets.one_of:
+            if group and not have.intersection(group):
+                yield Violation(f"{name}: none of the {kind} scenarios {' or '.join(group)} present; the round "
+                                "requires one of them", path=ctx.rel(base), expected=f"one of {', '.join(group)}",
+                                found=", ".join(sorted(present)) or "none", scope=_scope(ctx, folder))
 
 
 @rule(

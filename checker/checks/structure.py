@@ -96,6 +96,8 @@ def submitter_without_results(ctx: Context) -> Iterator[Violation]:
 def required_files(ctx: Context) -> Iterator[Violation]:
     unit = ctx.unit
     assert unit is not None
+    if ctx.is_endpoints():
+        return  # an endpoints result has no LoadGen logs (S031)
     required = ctx.pack.layout.required_files
     accuracy = ctx.accuracy_dir()
     if not accuracy.is_dir():
@@ -232,6 +234,8 @@ def unknown_scenario(ctx: Context) -> Iterator[Violation]:
 def performance_runs(ctx: Context) -> Iterator[Violation]:
     unit = ctx.unit
     assert unit is not None
+    if ctx.is_endpoints():
+        return  # an endpoints result has no LoadGen runs (S031)
     runs = ctx.performance_runs(extra=True)
     expected = ctx.expected_run_count()
     if len(runs) < expected:
@@ -275,6 +279,8 @@ def measurements_files(ctx: Context) -> Iterator[Violation]:
     if folder is None:
         return
     for name in ctx.pack.layout.required_files.get("measurements", []):
+        if name == "user.conf" and ctx.is_endpoints():
+            continue  # the endpoints harness is configured by config.yaml
         path = folder / name
         if not path.is_file():
             yield Violation(f"{name} missing in {ctx.rel(folder)}", path=ctx.rel(path), expected=name, found="missing")

@@ -94,6 +94,20 @@ class Context:
                 return [candidate]
         return []
 
+    def is_endpoints(self) -> bool:
+        """A result of the "endpoints" harness (v6.1): a config.yaml and no LoadGen detail logs in its
+        performance and accuracy folders (the official loader's test), in a round that knows it."""
+        rules = self.pack.endpoints
+        if rules is None or self.unit is None:
+            return False
+        path = self.unit.path
+        if not any((path / name).is_file() for name in rules.config_files):
+            return False
+        perf = path / "performance"
+        details = [*perf.glob("*/mlperf_log_detail.txt"), perf / "mlperf_log_detail.txt",
+                   path / "accuracy" / "mlperf_log_detail.txt"]
+        return not any(candidate.is_file() for candidate in details)
+
     def accuracy_dir(self) -> Path:
         assert self.unit is not None
         return self.unit.path / "accuracy"

@@ -58,16 +58,31 @@ def headline_run(ctx: Context) -> Path | None:
     return valid[-1] if valid else runs[0]
 
 
+def runs_as(ctx: Context, scenario: str | None) -> str | None:
+    """The LoadGen scenario a folder scenario is run as (Interactive runs as Server since v5.0)."""
+    if scenario is None:
+        return None
+    return ctx.pack.scenario_runs_as.get(scenario, scenario)
+
+
 def metric_source(ctx: Context, run: Path) -> tuple[MetricSource | None, bool]:
+    """The headline metric of the result's run: the benchmark's own (LLM tokens/s) for the folder
+    scenario, else the round's; an inferred result's (a folder holding another scenario's run) from
+    ``inferred_metric``. A folder run as another LoadGen scenario (Interactive as Server) is the
+    folder's own result, not an inferred one."""
     unit = ctx.unit
     assert unit is not None
     folder = unit.scenario
     logged = log_scenario(ctx, run) or folder
-    if folder and logged and logged != folder:
+    if folder and logged and logged != folder and logged != runs_as(ctx, folder):
         source = ctx.pack.inferred_metric.get(f"{folder}_from_{logged}")
         if source is not None:
             return source, True
-    return ctx.pack.metric.get(logged or ""), False
+    scenario = folder if folder and logged == runs_as(ctx, folder) else logged
+    _, bench = ctx.benchmark()
+    if bench is not None and scenario in bench.metric:
+        return bench.metric[scenario], False
+    return ctx.pack.metric.get(scenario or "") or ctx.pack.metric.get(logged or ""), False
 
 
 def read_source(ctx: Context, run: Path, source: MetricSource) -> tuple[float, int | None, Path] | None:

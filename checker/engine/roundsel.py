@@ -1,9 +1,12 @@
 """Round detection: which round's rules a tree was made under, from its logs and layout.
 
-The strongest evidence is the LoadGen seeds in the performance logs (each round announces its own);
-then the log generation (2019 text vs ``:::MLLOG``) and the compliance folder name (``audit/`` in
-v0.5, ``compliance/`` later). Only a handful of logs are read, and their parse results are reused
-by the checks through the shared :class:`Evidence` cache when one is given.
+The strongest evidence is the LoadGen seeds in the performance logs (each round announces its own,
+v0.5 to v6.1 all differ). Without a seed match (edited or default seeds, a custom build), the LoadGen
+version in the logs votes: each round's pack names the version prefixes of its LoadGen releases and
+the longest matching prefix wins (``6.0.16`` is v6.1's, whose LoadGen embeds the v6.1 seeds, ``6.0.``
+v6.0's). Then the log generation (2019 text vs ``:::MLLOG``) and the layout: the compliance folder
+name (``audit/`` in v0.5, ``compliance/`` from v0.7) and the code folder (``src/`` since v6.0, whose
+results folders also hold the measurements and compliance runs). Only a handful of logs are read.
 """
 
 from __future__ import annotations
@@ -46,6 +49,29 @@ def _is_versioned(name: str) -> bool:
     return any(part.isdigit() for part in name.lstrip("v").split("."))
 
 
+def _by_version(packs: dict, version: str) -> str | None:
+    """The round whose LoadGen version prefixes match ``version`` the longest (ties: the newest)."""
+    best: tuple[int, int, str] | None = None
+    for order, (name, pack) in enumerate(packs.items()):
+        for prefix in pack.detection.loadgen_version_prefixes:
+            if version.startswith(prefix) and (best is None or (len(prefix), order) > best[:2]):
+                best = (len(prefix), order, name)
+    return best[2] if best else None
+
+
+def _layout_score(pack, entries: set[str]) -> int:
+    code = any(c in entries for c in pack.layout.code_dirs)
+    folder = pack.detection.compliance_dir in entries if pack.detection.compliance_dir else False
+    return int(code) * 2 + int(folder) + (1 if "src" in pack.layout.code_dirs and code else 0)
+
+
+def _newest_of_layout(candidates: list[str], packs: dict, pack) -> str:
+    """Among rounds sharing ``pack``'s layout markers, the newest (rounds are listed oldest first)."""
+    same = [n for n in candidates if packs[n].detection.compliance_dir == pack.detection.compliance_dir
+            and packs[n].layout.code_dirs == pack.layout.code_dirs and packs[n].log_format == pack.log_format]
+    return same[-1] if same else pack.round
+
+
 def detect_round(tree: Tree, rounds: list[str] | None = None) -> Detection:
     rounds = rounds or known_rounds()
     packs = {}
@@ -71,17 +97,32 @@ def detect_round(tree: Tree, rounds: list[str] | None = None) -> Detection:
         detection.round = best
         detection.reasons.append(f"LoadGen seeds of {best} in {count} of {len(details)} sampled performance logs")
         return detection
-    log_format = formats.most_common(1)[0][0] if formats else None
-    compliance_names = {entry for sub in tree.submissions for entry in sub.entries}
     # Rounds without a version number (the sample round, a company's in-house rounds) are chosen
     # by their seeds only: a tree whose seeds match no round is far likelier a real round's.
-    candidates = [n for n, p in packs.items() if (log_format is None or p.log_format == log_format)
-                  and _is_versioned(n)]
-    for name in candidates:
-        folder = packs[name].detection.compliance_dir
-        if folder and folder in compliance_names:
-            detection.round = name
-            detection.reasons.append(f"{log_format or 'unknown'} logs and a {folder}/ folder")
+    versioned = {n: p for n, p in packs.items() if _is_versioned(n)}
+    version_votes: Counter[str] = Counter()
+    for log in details:
+        version = (log.loadgen_version or "").split("@")[0].strip()
+        match = _by_version(versioned, version) if version else None
+        if match is not None:
+            version_votes[match] += 1
+    if version_votes:
+        best, count = version_votes.most_common(1)[0]
+        detection.round = best
+        detection.reasons.append(f"LoadGen version of {best} in {count} of {len(details)} sampled performance logs "
+                                 "(no round's seeds)")
+        return detection
+    log_format = formats.most_common(1)[0][0] if formats else None
+    entries = {entry for sub in tree.submissions for entry in sub.entries}
+    candidates = [n for n, p in versioned.items() if log_format is None or p.log_format == log_format]
+    # The newest layout first: src/ (v6.0+) is the most specific marker, compliance/ the least.
+    for name in sorted(candidates, key=lambda n: _layout_score(packs[n], entries), reverse=True):
+        pack = packs[name]
+        folder = pack.detection.compliance_dir
+        code = [c for c in pack.layout.code_dirs if c in entries]
+        if folder and folder in entries and (code or not pack.layout.code_dirs):
+            detection.round = _newest_of_layout(candidates, packs, pack)
+            detection.reasons.append(f"{log_format or 'unknown'} logs and a {'/, '.join([folder, *code])}/ layout")
             return detection
     if candidates:
         detection.round = candidates[-1]

@@ -43,7 +43,13 @@ class RuleSetting(Strict):
 class AccuracyTarget(Strict):
     metric: str = Field(description="metric name as accuracy_txt reports it (acc, mAP, bleu, F1, AUC, DICE, ...)")
     target: float
-    direction: Literal["min", "max"] = "min"
+    direction: Literal["min", "max"] = Field(
+        "min", description="min: the value must be >= target (a quality target); max: <= target (an upper limit, "
+        "e.g. tokens per sample)"
+    )
+    scenarios: list[str] | None = Field(
+        None, description="folder scenarios the target applies to (default: all), e.g. a lower target for Interactive"
+    )
 
 
 class LatencyBound(Strict):
@@ -54,6 +60,10 @@ class LatencyBound(Strict):
 class ScenarioSet(Strict):
     required: list[str] = Field(default_factory=list)
     optional: list[str] = Field(default_factory=list)
+    one_of: list[list[str]] = Field(
+        default_factory=list,
+        description="groups of optional scenarios of which at least one must be present (e.g. [Server, Interactive])",
+    )
 
 
 class RecomputeSpec(Strict):
@@ -69,6 +79,38 @@ class RecomputeSpec(Strict):
     known_sha256: list[str] = Field(
         default_factory=list, description="SHA-256 of the official annotation file(s); a tree copy must match one"
     )
+
+
+class TokenLatencyLimit(Strict):
+    """LLM latency limits of one scenario, compared with LoadGen's 99th percentiles (strictly below)."""
+
+    ttft_ns: int = Field(description="time to first token, ns")
+    tpot_ns: int = Field(description="time per output token, ns")
+    percentile: float = Field(99.0, description="the percentile LoadGen reports that is compared")
+    note: str | None = None
+
+
+class TokenSpec(Strict):
+    """How an LLM benchmark's outputs are encoded in the accuracy log (for TEST06)."""
+
+    dtype: str = Field("<i4", description="numpy dtype of one token id in the logged bytes")
+    eos_token_id: int | None = Field(None, description="end-of-sequence token id")
+
+
+class SampleOutputs(Strict):
+    """Generated outputs (images, videos) the accuracy folder must include, by sample id."""
+
+    ids: list[str]
+    extension: str = Field(description="file extension, e.g. png")
+
+
+class MetricSource(Strict):
+    """Where a result's headline value is read: a summary label or a detail-log key."""
+
+    source: Literal["summary", "detail"]
+    key: str
+    unit: str
+    scale: float = 1.0
 
 
 class Benchmark(Strict):
@@ -87,15 +129,30 @@ class Benchmark(Strict):
     dataset_size: int | None = Field(None, description="samples in the accuracy data set (the QSL of an accuracy run)")
     mlperf_conf_name: str | None = None
     recompute: RecomputeSpec | None = None
-
-
-class MetricSource(Strict):
-    """Where a result's headline value is read: a summary label or a detail-log key."""
-
-    source: Literal["summary", "detail"]
-    key: str
-    unit: str
-    scale: float = 1.0
+    metric: dict[str, MetricSource] = Field(
+        default_factory=dict,
+        description="folder scenario -> headline metric overriding the round's (e.g. tokens/s for LLMs)",
+    )
+    equal_issue: bool = Field(
+        False, description="performance runs must use equal-issue mode (sample_concatenate_permutation)"
+    )
+    token_latency: dict[str, TokenLatencyLimit] = Field(
+        default_factory=dict,
+        description="folder scenario -> first-token and per-output-token latency limits (LLMs); a scenario listed "
+        "here also requires LoadGen's token latencies",
+    )
+    tokens: TokenSpec | None = Field(None, description="how the LLM's outputs are encoded (TEST06)")
+    offline_min_samples_per_query: int | None = Field(
+        None, description="samples the Offline query must hold, overriding the round's value"
+    )
+    min_duration_ms: int | None = Field(None, description="minimum run duration overriding the round's value")
+    sample_outputs: dict[str, SampleOutputs] = Field(
+        default_factory=dict,
+        description="folder under accuracy/ -> generated outputs the submission must include (SDXL images)",
+    )
+    output_tokens_mean: tuple[float, float] | None = Field(
+        None, description="TEST09: bounds of the mean output length (tokens) of the performance run"
+    )
 
 
 class Layout(Strict):
@@ -151,6 +208,10 @@ class PerformanceTolerance(Strict):
     short_latency_max_ns: float | None = Field(None, gt=0, description="reference latency (ns) up to which the wider band applies")
     short_latency_scenarios: list[str] = Field(
         default_factory=lambda: ["SingleStream"], description="scenarios the wider band applies to"
+    )
+    direction: Literal["both", "slower"] = Field(
+        "both", description="both: the band applies both ways; slower: only a test run slower than the reference "
+        "beyond the band fails (the one-sided TEST05 script of v2.0-v4.1)"
     )
 
 
@@ -240,9 +301,52 @@ class LoadgenRules(Strict):
 
 
 class Detection(Strict):
-    loadgen_version_prefixes: list[str] = Field(default_factory=list)
+    loadgen_version_prefixes: list[str] = Field(
+        default_factory=list,
+        description="LoadGen versions of the round (text before '@'), matched by prefix; the longest match among "
+        "rounds wins (6.0.16 is v6.1's, 6.0. v6.0's)",
+    )
     seeds_match: bool = True
     compliance_dir: str | None = None
+
+
+class EarlyStoppingRules(Strict):
+    """Rounds since v2.0: early stopping replaces the fixed query minimums of these scenarios."""
+
+    scenarios: list[str] = Field(description="LoadGen scenarios whose runs must meet early stopping")
+    estimates: dict[str, str] = Field(
+        default_factory=dict,
+        description="LoadGen scenario -> detail key of the early-stopping latency estimate the result reports",
+    )
+
+
+class PowerRules(Strict):
+    """Optional power results (PTDaemon): where the logs are and how the energy metric is computed."""
+
+    power_dir: str = "performance/power"
+    ranging_dir: str = "performance/ranging"
+    power_files: list[str] = Field(
+        default_factory=lambda: ["client.json", "client.log", "ptd_logs.txt", "server.json", "server.log"]
+    )
+    run_files: list[str] = Field(
+        default_factory=lambda: ["mlperf_log_summary.txt", "mlperf_log_detail.txt", "spl.txt"],
+        description="files of the ranging and the testing (performance/run_1) run",
+    )
+    utc_timestamps: bool = Field(True, description="spl.txt and power_begin/end are in the same time base")
+    max_gap_s: float = Field(5.0, description="largest gap between power samples inside the measured window")
+
+
+class EndpointsRules(Strict):
+    """The "endpoints" harness: config.yaml and JSON results instead of LoadGen's logs."""
+
+    config_files: list[str] = Field(default_factory=lambda: ["config.yaml", "config.yml"])
+    performance_summary: str = "performance/result_summary.json"
+    accuracy_results: str = "accuracy/accuracy_results.json"
+    audit_dir: str = "audit"
+    audit_tests: dict[str, str] = Field(
+        default_factory=dict, description="compliance test -> the test name its audit_<name>.json carries"
+    )
+    benchmarks: list[str] = Field(default_factory=list, description="benchmarks that may use the harness")
 
 
 class RulePack(Strict):
@@ -268,6 +372,14 @@ class RulePack(Strict):
     inferred_scenarios: dict[str, list[str]] = Field(
         default_factory=dict, description="folder scenario -> log scenarios accepted as an inferred result"
     )
+    scenario_runs_as: dict[str, str] = Field(
+        default_factory=dict,
+        description="folder scenario -> the LoadGen scenario it is run as (Interactive runs as Server); the "
+        "result is the folder's own, not inferred",
+    )
+    early_stopping: EarlyStoppingRules | None = None
+    power: PowerRules | None = None
+    endpoints: EndpointsRules | None = None
     benchmarks: dict[str, Benchmark]
     rules: dict[str, RuleSetting] = Field(default_factory=dict)
     csv_columns: list[str] = Field(

@@ -22,6 +22,9 @@ PARSERS: dict[str, str] = {
     "system_json": "checker.parse.system_json:parse_system_json",
     "measurements_json": "checker.parse.measurements:parse_measurements_json",
     "verify": "checker.parse.verify:parse_verify",
+    "power_spl": "checker.parse.power:parse_spl",
+    "endpoints_config": "checker.parse.endpoints:parse_endpoints_config",
+    "endpoints_json": "checker.parse.endpoints:parse_endpoints_json",
 }
 
 _NAME_RULES: list[tuple[re.Pattern[str], str]] = [
@@ -32,6 +35,9 @@ _NAME_RULES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^(verify_.*|performance-verify-result)\.txt$"), "verify"),
     (re.compile(r"(\.conf(\..*)?|^audit\.config)$"), "conf"),
     (re.compile(r"^measurements\.json$"), "measurements_json"),
+    (re.compile(r"^spl\.txt$"), "power_spl"),
+    (re.compile(r"^config\.ya?ml$"), "endpoints_config"),
+    (re.compile(r"^(result_summary|accuracy_results|audit_[\w.-]+)\.json$"), "endpoints_json"),
 ]
 
 

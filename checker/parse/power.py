@@ -1,0 +1,94 @@
+"""PTDaemon's ``spl.txt``: the power analyzer's samples, one per line, next to a power run's logs.
+
+A line is ``Time,<MM-DD-YYYY HH:MM:SS.fff>,Watts,<W>,Volts,<V>,Amps,<A>,PF,<pf>,Mark,<run mark>``;
+the fields after the timestamp come in name/value pairs. Lines not starting with ``Time`` (PTD
+writes none in practice, some submitters add headers) are skipped. The samples are kept as compact
+parallel lists (a long Offline run at 1 Hz has tens of thousands of lines), the timestamps as naive
+datetimes turned into seconds since the epoch *as written* (no time zone): the energy rules align
+them with LoadGen's ``power_begin``/``power_end``, which use the same clock since v1.1.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from checker.parse.base import ParseResult, ProblemSink, display_path, iter_lines, looks_binary, read_head
+
+KIND = "power_spl"
+
+#: The timestamp format of spl.txt and of LoadGen's power_begin / power_end.
+TIME_FORMAT = "%m-%d-%Y %H:%M:%S.%f"
+
+
+def to_seconds(text: str) -> float | None:
+    """``07-23-2024 15:47:16.858`` → seconds since the epoch of that wall-clock time (UTC assumed)."""
+    try:
+        moment = _dt.datetime.strptime(text.strip(), TIME_FORMAT)
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return moment.replace(tzinfo=_dt.timezone.utc).timestamp()
+
+
+class PowerLog(BaseModel):
+    """The samples of one spl.txt, in file order."""
+
+    times: list[float] = Field(default_factory=list, description="seconds since the epoch, as written")
+    watts: list[float] = Field(default_factory=list)
+    lines: list[int] = Field(default_factory=list)
+    marks: list[str] = Field(default_factory=list, description="distinct run marks, in order of appearance")
+    skipped_lines: int = 0
+
+    @property
+    def count(self) -> int:
+        return len(self.times)
+
+
+def parse_spl(path: Path, root: Path | None = None) -> ParseResult[PowerLog]:
+    shown = display_path(path, root)
+    sink = ProblemSink(shown)
+    result = ParseResult[PowerLog](kind=KIND, path=shown)
+    if not path.is_file():
+        sink.add("missing", "the power sample log does not exist")
+        result.problems = sink.finish()
+        return result
+    if looks_binary(read_head(path)):
+        sink.add("binary", "not a text file", expected="PTDaemon sample lines")
+        result.problems = sink.finish()
+        return result
+    model = PowerLog()
+    bad = 0
+    for lineno, text in iter_lines(path, sink):
+        if not text.strip():
+            continue
+        fields = [f.strip() for f in text.split(",")]
+        if fields[0] != "Time":
+            model.skipped_lines += 1
+            continue
+        moment = to_seconds(fields[1]) if len(fields) > 1 else None
+        pairs = dict(zip(fields[2::2], fields[3::2], strict=False))
+        try:
+            watts = float(pairs.get("Watts", "nan"))
+        except ValueError:
+            watts = float("nan")
+        if moment is None or watts != watts:
+            bad += 1
+            if bad <= 5:
+                sink.add("syntax", "power sample line without a readable time or Watts value", line=lineno,
+                         expected="Time,MM-DD-YYYY HH:MM:SS.fff,Watts,<number>,...", found=text[:80])
+            continue
+        model.times.append(moment)
+        model.watts.append(watts)
+        model.lines.append(lineno)
+        mark = pairs.get("Mark")
+        if mark and (not model.marks or model.marks[-1] != mark) and mark not in model.marks:
+            model.marks.append(mark)
+    if bad > 5:
+        sink.add("syntax", f"{bad - 5} further unreadable power sample lines")
+    if not model.times:
+        sink.add("empty", "no power samples in the file", expected="Time,... lines")
+    result.model = model
+    result.problems = sink.finish()
+    return result
