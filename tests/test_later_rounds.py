@@ -277,3 +277,18 @@ def test_endpoints_accuracy_score_missing(v6_tree):
     (result / "accuracy/accuracy_results.json").write_text(json.dumps({"accuracy_scores": []}))
     doc = run_check(v6_tree, round_name="v6.1", select=["A021"])
     assert [f.message for f in findings(doc, "A021", "llama3.1-8b")] == ["no accuracy score in the harness' results"]
+
+
+def test_rules_command_lists_every_round():
+    from click.testing import CliRunner
+
+    from checker.cli import main
+    from checker.engine.rulepack import known_rounds
+
+    rounds = [r for r in known_rounds() if r != "sample"]
+    assert rounds[0] == "v0.5" and rounds[-1] == "v6.1" and len(rounds) == 14
+    for name in rounds:
+        result = CliRunner().invoke(main, ["rules", "--round", name], catch_exceptions=False)
+        assert result.exit_code == 0, name
+        assert ("P020" in result.output) == (name >= "v2.0"), name
+        assert ("P023" in result.output) == (name >= "v4.1"), name

@@ -103,7 +103,9 @@ def detect_round(tree: Tree, rounds: list[str] | None = None) -> Detection:
     version_votes: Counter[str] = Counter()
     for log in details:
         version = (log.loadgen_version or "").split("@")[0].strip()
-        match = _by_version(versioned, version) if version else None
+        fmt = "text2019" if log.format == "text2019" else "mllog"  # ".5a1" is v0.5's, v0.7's and v1.0's
+        same_format = {n: p for n, p in versioned.items() if p.log_format == fmt}
+        match = _by_version(same_format, version) if version else None
         if match is not None:
             version_votes[match] += 1
     if version_votes:
