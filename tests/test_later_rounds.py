@@ -292,3 +292,18 @@ def test_rules_command_lists_every_round():
         assert result.exit_code == 0, name
         assert ("P020" in result.output) == (name >= "v2.0"), name
         assert ("P023" in result.output) == (name >= "v4.1"), name
+
+
+def test_broken_endpoints_and_power_files_are_findings(v6_tree, v41_power):
+    result = _endpoints_result(v6_tree)
+    (result / "config.yaml").write_text("model: [unclosed\n")
+    (result / "accuracy/accuracy_results.json").write_text('{"accuracy_scores": [')
+    doc = run_check(v6_tree, round_name="v6.1")
+    rules = {(f.rule, f.path) for r in doc.results for f in r.findings}
+    assert ("S004", f"{V6_RESULTS}/llama3.1-8b/Offline/config.yaml") in rules
+    assert ("S004", f"{V6_RESULTS}/llama3.1-8b/Offline/accuracy/accuracy_results.json") in rules
+    assert not [rule for rule, _ in rules if rule == "X001"]
+    (v41_power / POWER / "run_1/spl.txt").write_bytes(b"\x00\x01garbage" * 100)
+    doc = run_check(v41_power, round_name="v4.1")
+    assert not [f for r in doc.results for f in r.findings if f.rule == "X001"]
+    assert findings(doc, "S004", "singlestream")
