@@ -1,11 +1,22 @@
-"""Time `mlperf-audit check` over each extracted corpus round: results per second and peak memory.
+"""Time `mlperf-audit check` over each extracted corpus round: speed, memory, cache, scaling.
 
-Usage: python benchmarks/check_corpus.py [--repeat 3] [--rounds v0.5 v0.7 v1.0]
+Usage: python benchmarks/check_corpus.py [--repeat 1] [--rounds v0.5 v0.7 v1.0 v4.1] [--scale-round v1.0]
+                                         [-- extra check arguments]
 
-Each run is a fresh process (`python -m checker.cli check <round> --round <round> --format json`),
-timed with its own resource usage (os.wait4), so the peak RSS is that of the check alone. Medians
-over ``--repeat`` runs; a SHA-256 pass over the same tree's files is measured in the same run as a
-baseline for this machine (ratio check / sha256).
+Each run is a fresh process (`python -m checker.cli check <tree> --round <round> --format json`),
+timed with its own resource usage (os.wait4), so the peak RSS is that of the check alone (with
+``--jobs 2``: the largest of the main process and its workers, whichever peaked highest). Per round:
+
+* ``--jobs 1`` and ``--jobs 2`` without a cache, then with ``--cache`` cold (empty folder, filled by
+  the run), warm (unchanged tree) and warm after one changed file (on a linked copy of the round, the
+  changed file replaced, never edited through the link);
+* results/s and MB/s (the bytes of every file of the tree), and the ratio to a plain SHA-256 pass over
+  the same files measured in the same run (target: ``--jobs 2`` within 3x; warm+1 under 10% of cold);
+* for ``--scale-round``: 1x, 2x and 4x copies of the round (hard links, the submitter folders renamed
+  ``<name>-copyN``) checked with ``--jobs 2``, to show time linear in the number of results and a
+  flat peak RSS.
+
+Medians over ``--repeat`` runs.
 """
 
 from __future__ import annotations
@@ -14,9 +25,11 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,7 +54,8 @@ def sha256_tree(root: Path) -> tuple[float, int, int]:
 
 
 def timed_check(root: Path, round_name: str, extra: list[str]) -> tuple[float, float, dict]:
-    command = [sys.executable, "-m", "checker.cli", "check", str(root), "--round", round_name, "--format", "json", *extra]
+    command = [sys.executable, "-m", "checker.cli", "check", str(root), "--round", round_name, "--format", "json",
+               "--no-job-summary", *extra]
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=HERE.parent)
     output = process.stdout.read() if process.stdout else b""
@@ -52,29 +66,112 @@ def timed_check(root: Path, round_name: str, extra: list[str]) -> tuple[float, f
     return elapsed, usage.ru_maxrss / 1024, json.loads(output)
 
 
+def linked_copy(source: Path, target: Path, copies: int) -> None:
+    """``copies`` copies of every submitter folder of ``source`` under ``target`` (hard links)."""
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    for entry in source.iterdir():
+        if entry.is_dir() and entry.name in ("closed", "open", "network"):
+            for submitter in entry.iterdir():
+                for number in range(copies):
+                    name = submitter.name if number == 0 else f"{submitter.name}-copy{number}"
+                    if submitter.is_dir():
+                        shutil.copytree(submitter, target / entry.name / name, copy_function=link, symlinks=True)
+                    elif number == 0:
+                        (target / entry.name).mkdir(parents=True, exist_ok=True)
+                        link(str(submitter), str(target / entry.name / name))
+        elif entry.is_dir():
+            shutil.copytree(entry, target / entry.name, copy_function=link, symlinks=True)
+        else:
+            link(str(entry), str(target / entry.name))
+
+
+def change_one_file(root: Path) -> Path:
+    """Replace (never edit through a link) the first performance summary with a one-byte-longer file."""
+    path = sorted(root.glob("*/*/results/*/*/*/performance/run_1/mlperf_log_summary.txt"))[0]
+    data = path.read_bytes()
+    path.unlink()
+    path.write_bytes(data + b"\n")
+    return path
+
+
+class Table:
+    def __init__(self) -> None:
+        print(f"{'round':<10} {'jobs':>4} {'cache':<7} {'results':>7} {'files':>6} {'MB':>7} {'check s':>8} "
+              f"{'results/s':>9} {'MB/s':>7} {'peak MB':>8} {'sha256 s':>8} {'ratio':>6}", flush=True)
+
+    def row(self, label: str, jobs: int, cache: str, results: int, files: int, size: int, seconds: float,
+            peak: float, hashed: float) -> None:
+        print(f"{label:<10} {jobs:>4} {cache:<7} {results:>7} {files:>6} {size / 1e6:>7.1f} {seconds:>8.2f} "
+              f"{results / seconds:>9.1f} {size / 1e6 / seconds:>7.1f} {peak:>8.0f} {hashed:>8.2f} "
+              f"{seconds / hashed:>6.2f}", flush=True)
+
+
+def measure(root: Path, round_name: str, extra: list[str], repeat: int) -> tuple[float, float, int, float, int, int]:
+    times, peaks, hashes = [], [], []
+    document: dict = {}
+    files = size = 0
+    for _ in range(repeat):
+        elapsed, peak, document = timed_check(root, round_name, extra)
+        times.append(elapsed)
+        peaks.append(peak)
+        hashed, files, size = sha256_tree(root)
+        hashes.append(hashed)
+    return (statistics.median(times), max(peaks), document["summary"]["results"], statistics.median(hashes),
+            files, size)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--rounds", nargs="+", default=["v0.5", "v0.7", "v1.0"])
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--rounds", nargs="+", default=["v0.5", "v0.7", "v1.0", "v4.1"])
+    parser.add_argument("--scale-round", default="v1.0", help="round copied 1x/2x/4x ('' to skip)")
     parser.add_argument("extra", nargs="*", help="extra arguments for check (after --)")
     args = parser.parse_args()
-    print(f"{'round':<6} {'results':>7} {'files':>6} {'MB':>7} {'check s':>8} {'results/s':>9} "
-          f"{'peak MB':>8} {'sha256 s':>8} {'ratio':>6}")
-    for round_name in args.rounds:
-        root = corpus_cache.corpus_root(round_name)
-        sha256_tree(root)  # warm the page cache
-        times, peaks, hashes = [], [], []
-        document: dict = {}
-        for _ in range(args.repeat):
-            elapsed, peak, document = timed_check(root, round_name, args.extra)
-            times.append(elapsed)
-            peaks.append(peak)
-            hashed, files, size = sha256_tree(root)
-            hashes.append(hashed)
-        results = document["summary"]["results"]
-        check_s, hash_s = statistics.median(times), statistics.median(hashes)
-        print(f"{round_name:<6} {results:>7} {files:>6} {size / 1e6:>7.1f} {check_s:>8.2f} {results / check_s:>9.1f} "
-              f"{max(peaks):>8.0f} {hash_s:>8.2f} {check_s / hash_s:>6.1f}")
+    table = Table()
+    with tempfile.TemporaryDirectory(prefix="check-corpus-") as scratch_name:
+        scratch = Path(scratch_name)
+        for round_name in args.rounds:
+            root = corpus_cache.corpus_root(round_name)
+            sha256_tree(root)  # warm the page cache
+            for jobs in (1, 2):
+                flags = [*args.extra, "--jobs", str(jobs)]
+                seconds, peak, results, hashed, files, size = measure(root, round_name, flags, args.repeat)
+                table.row(round_name, jobs, "none", results, files, size, seconds, peak, hashed)
+                copy = scratch / f"{round_name}-j{jobs}"
+                linked_copy(root, copy, 1)
+                cache = scratch / f"cache-{round_name}-j{jobs}"
+                flags = [*flags, "--cache", str(cache)]
+                shutil.rmtree(cache, ignore_errors=True)
+                cold = None
+                for label in ("cold", "warm", "warm+1"):  # one run each: a run changes the cache
+                    if label == "warm+1":
+                        change_one_file(copy)
+                    seconds, peak, results, _, files, size = measure(copy, round_name, flags, 1)
+                    cold = cold or seconds
+                    table.row(round_name, jobs, label, results, files, size, seconds, peak, hashed)
+                    if label != "cold":
+                        print(f"{'':<10}   {100 * seconds / cold:.0f}% of the cold-cache run", flush=True)
+                shutil.rmtree(copy)
+                shutil.rmtree(cache, ignore_errors=True)
+        if args.scale_round:
+            root = corpus_cache.corpus_root(args.scale_round)
+            base = None
+            for copies in (1, 2, 4):
+                tree = scratch / f"scale-{copies}"
+                linked_copy(root, tree, copies)
+                sha256_tree(tree)
+                seconds, peak, results, hashed, files, size = measure(tree, args.scale_round,
+                                                                      [*args.extra, "--jobs", "2"], args.repeat)
+                table.row(f"{args.scale_round}x{copies}", 2, "none", results, files, size, seconds, peak, hashed)
+                base = base or seconds / results
+                print(f"{'':<10}   {1000 * seconds / results:.1f} ms per result "
+                      f"({seconds / results / base:.2f}x the 1x copy's)", flush=True)
+                shutil.rmtree(tree)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from checker.discover import discover
+from checker.engine.evidence import Evidence
 from checker.engine.roundsel import detect_round
 from checker.engine.rulepack import PackError, known_rounds, load_pack
 from checker.engine.runner import Progress, engine_finding, run_checks
@@ -27,11 +28,16 @@ def run_check(
     progress: Progress | None = None,
     models: Path | None = None,
     annotations: dict[str, Path] | None = None,
+    jobs: int = 1,
+    cache: Path | None = None,
 ) -> ReportDocument:
     """Check one tree. Raises LookupError (exit 2) for an unknown round, a bad rule pack or an unusable
     ``--waivers`` file (:class:`~checker.engine.waivers.WaiverFileError`).
 
     ``models`` is a model mapping file (:mod:`checker.model_audit.mapping`); a bad one raises LookupError.
+
+    ``jobs``: worker processes (see :func:`~checker.engine.runner.run_checks`); ``cache``: folder of
+    the on-disk parse cache (:mod:`checker.engine.cache`), which must lie outside the tree.
 
     Waivers come from ``waivers_file`` and, unless ``tree_waivers`` is false, from ``mlperf-audit.toml``
     at the tree's root (read only; its unusable entries are S021 findings and skipped).
@@ -46,7 +52,13 @@ def run_check(
     if waivers_file is not None:
         waivers.extend(load_cli_waivers(waivers_file, known_rules))
     tree = discover(path, submitter=submitter)
-    detection = detect_round(tree)
+    disk = None
+    if cache is not None:
+        from checker.engine.cache import ParseCache
+
+        disk = ParseCache(cache)
+    evidence = Evidence(path, disk=disk)
+    detection = detect_round(tree, evidence=evidence)
     notes: list[str] = []
     extra: list[Finding] = []
     if round_name is None:
@@ -80,5 +92,6 @@ def run_check(
 
         extra.extend(audit_mapped_models(models, tree, pack, select=select, ignore=ignore))
     outcome = run_checks(tree, pack, select=select, ignore=ignore, extra_findings=extra, waivers=waivers,
-                         today=today, progress=progress, options={"annotations": dict(annotations or {})})
+                         today=today, progress=progress, options={"annotations": dict(annotations or {})},
+                         jobs=jobs, cache_dir=cache, evidence=evidence)
     return build_document(outcome, round_source=source, round_notes=notes, tree=path)

@@ -139,17 +139,25 @@ def _annotation_files(values: tuple[str, ...], val_map: Path | None) -> dict[str
 @click.option("--val-map", type=click.Path(path_type=Path, dir_okay=False),
               help="ImageNet val_map.txt (same as --annotations imagenet=PATH); default: the tree's own "
               "data_maps/imagenet/val_map.txt when it is the official file.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 256), default=None,
+              help="Worker processes checking submitter folders in parallel (default: the machine's cores; "
+              "1: in this process). Trees under 24 results are checked in this process.")
+@click.option("--cache", "cache", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for an on-disk cache of parsed files (outside the tree): files unchanged since "
+              "the last run (size, mtime, head/tail digest) are not parsed again.")
 def check_command(path: Path | None, round_name: str | None, submitter: str | None, select: tuple[str, ...],
                   ignore: tuple[str, ...], fmt: str, output: Path | None, reports: tuple[str, ...],
                   path_prefix: str, csv_columns: str, waivers_file: Path | None, tree_waivers: bool,
                   job_summary: bool, strict: bool, verbose: bool, quiet: bool, models: Path | None = None,
-                  annotations: tuple[str, ...] = (), val_map: Path | None = None) -> None:
+                  annotations: tuple[str, ...] = (), val_map: Path | None = None,
+                  jobs: int | None = None, cache: Path | None = None) -> None:
     """Check the results tree at PATH against its round's rules.
 
     Without PATH, checks the bundled sample submission (a closed-division tree of the sample round
     made with the real LoadGen by `mlperf-audit demo`), so the tool can be tried on a fresh machine.
     """
     from checker.check import run_check
+    from checker.engine.runner import default_jobs
     from checker.report.outputs import (
         RenderOptions,
         TerminalProgress,
@@ -179,13 +187,16 @@ def check_command(path: Path | None, round_name: str | None, submitter: str | No
         raise ToolError(str(exc)) from exc
     if output is not None and inside(output, path):
         raise ToolError(f"refusing to write {output}: it is inside the checked tree (the tree is read-only)")
+    if cache is not None and inside(cache, path):
+        raise ToolError(f"refusing to use {cache} as the cache: it is inside the checked tree (the tree is read-only)")
     options = RenderOptions(verbose=verbose, quiet=quiet, path_prefix=path_prefix, csv_columns=csv_columns)
     progress = TerminalProgress.for_terminal(quiet)
     try:
         check_targets(targets, path)
         document = run_check(path, round_name=round_name, submitter=submitter, select=select, ignore=ignore,
                              waivers_file=waivers_file, tree_waivers=tree_waivers, progress=progress,
-                             models=models, annotations=_annotation_files(annotations, val_map))
+                             models=models, annotations=_annotation_files(annotations, val_map),
+                             jobs=jobs or default_jobs(), cache=cache)
     except LookupError as exc:
         raise ToolError(str(exc)) from exc
     finally:

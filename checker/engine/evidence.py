@@ -11,11 +11,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from checker.findings import Scope
 from checker.parse.base import ParseResult
 from checker.parse.kinds import parser_for
+
+if TYPE_CHECKING:
+    from checker.engine.cache import ParseCache
 
 
 @dataclass
@@ -25,10 +28,17 @@ class ParsedFile:
 
 
 class Evidence:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, disk: ParseCache | None = None,
+                 donated: dict[tuple[Path, str], ParseResult] | None = None) -> None:
         self.root = root
         self._cache: dict[tuple[Path, str], ParsedFile] = {}
         self._lock = threading.Lock()
+        #: the on-disk cache of ``check --cache`` (None: every file is parsed)
+        self.disk = disk
+        #: results read before the checks ran (round detection): used once, then forgotten
+        self.donated = donated if donated is not None else {}
+        #: parser calls made by this Evidence (not counting disk-cache hits)
+        self.parser_calls = 0
 
     def rel(self, path: Path) -> str:
         try:
@@ -44,7 +54,7 @@ class Evidence:
             return cached.result
         if not path.is_file():
             return None
-        result = parser_for(kind)(path, root=self.root)
+        result = self.donated.pop(key, None) or self.read(path, kind)
         with self._lock:
             self._cache.setdefault(key, ParsedFile(result=result, scope=scope))
         return result
@@ -55,3 +65,25 @@ class Evidence:
 
     def parsed_files(self) -> list[ParsedFile]:
         return list(self._cache.values())
+
+    def read(self, path: Path, kind: str) -> ParseResult:
+        """Parse an existing file without recording it (no scope, no S004/S005): from the disk
+        cache when its fingerprint still matches, else with the kind's parser."""
+        if self.disk is None:
+            self.parser_calls += 1
+            return parser_for(kind)(path, root=self.root)
+        from checker.engine.cache import fingerprint
+
+        rel = self.rel(path)
+        stamp = fingerprint(path)
+        result = self.disk.load(self.root, rel, kind, stamp)
+        if result is None:
+            self.parser_calls += 1
+            result = parser_for(kind)(path, root=self.root)
+            self.disk.store(self.root, rel, kind, stamp, result)
+        return result
+
+    def release(self) -> None:
+        """Forget every parsed file (the report's extras have been read)."""
+        self._cache.clear()
+        self.donated.clear()

@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from checker.discover import Tree
+from checker.engine.evidence import Evidence
 from checker.engine.rulepack import PackError, known_rounds, load_pack
 from checker.parse.loadgen_detail import parse_detail
 
@@ -28,14 +29,20 @@ class Detection:
     seed_votes: dict[str, int] = field(default_factory=dict)
 
 
-def _sample_details(tree: Tree) -> list:
+def _sample_details(tree: Tree, evidence: Evidence | None = None) -> list:
+    """A few performance logs; read through ``evidence`` when given (its disk cache, and the
+    results handed on to the checks so that no log is parsed twice)."""
     logs = []
     for unit in tree.units:
         perf = unit.path / "performance"
         for name in ("run_1", "run1", "."):
             path = (perf / name / "mlperf_log_detail.txt") if name != "." else perf / "mlperf_log_detail.txt"
             if path.is_file():
-                result = parse_detail(path, root=tree.root)
+                if evidence is not None:
+                    result = evidence.read(path, "loadgen_detail")
+                    evidence.donated[(path, "loadgen_detail")] = result
+                else:
+                    result = parse_detail(path, root=tree.root)
                 if result.model is not None:
                     logs.append(result.model)
                 break
@@ -72,7 +79,7 @@ def _newest_of_layout(candidates: list[str], packs: dict, pack) -> str:
     return same[-1] if same else pack.round
 
 
-def detect_round(tree: Tree, rounds: list[str] | None = None) -> Detection:
+def detect_round(tree: Tree, rounds: list[str] | None = None, evidence: Evidence | None = None) -> Detection:
     rounds = rounds or known_rounds()
     packs = {}
     for name in rounds:
@@ -80,7 +87,7 @@ def detect_round(tree: Tree, rounds: list[str] | None = None) -> Detection:
             packs[name] = load_pack(name)
         except PackError:
             continue
-    details = _sample_details(tree)
+    details = _sample_details(tree, evidence)
     votes: Counter[str] = Counter()
     formats: Counter[str] = Counter()
     for log in details:

@@ -12,10 +12,21 @@
   and all are waived, else ``valid``.
 * After the verdicts, the report's extras (a result's mapped benchmark, accuracy, latencies; each
   system's summary fields) are read from the same parse cache; they add no findings.
+
+Partitions: tree-scope rules run once, here. Every other rule (submitter, system and result scope)
+runs per submitter folder, a partition that holds all the units those rules look at together, with
+its own :class:`Evidence`; a partition returns plain data (findings, each result's headline metric
+and report facts, its systems' facts) and drops its parsed files, so memory stays bounded by the
+largest submitter, not the tree. With ``jobs > 1`` and a tree of at least :data:`POOL_MIN_RESULTS`
+results, partitions run in a process pool (largest first); the merge is in tree order, so the
+outcome is the same for any ``jobs``.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -23,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from checker.discover import ResultUnit, Tree
+from checker.discover import ResultUnit, Submission, Tree
 from checker.engine.context import Context
 from checker.engine.evidence import Evidence
 from checker.engine.facts import ResultFacts, SystemFacts, result_facts, system_facts
@@ -33,8 +44,13 @@ from checker.engine.rulepack import RulePack
 from checker.engine.waivers import Waiver, match
 from checker.findings import Finding, Scope, Severity, as_text
 
-#: ``progress(done, total, label, results)``: called after each rule; ``results`` is the tree's size.
+#: ``progress(done, total, label, results)``: called after each partition (submitter folder);
+#: ``results`` is the tree's size.
 Progress = Callable[[int, int, str, int], None]
+
+#: below this many results the pool's start-up (forking, or ~0.3 s of imports per worker where
+#: processes are spawned) costs more than spreading ~10-100 ms of checking per result saves
+POOL_MIN_RESULTS = 24
 
 
 @dataclass
@@ -55,9 +71,12 @@ class RunOutcome:
     timings: dict[str, float]
     rules_run: list[str]
     rules_deselected: list[str] = field(default_factory=list)
+    #: the tree-level Evidence (round detection, tree rules); partitions drop theirs when done
     evidence: Evidence | None = None
     systems: dict[str, SystemFacts] = field(default_factory=dict)
     waivers: list[Waiver] = field(default_factory=list)
+    #: how the checking was spread and what it parsed: jobs, partitions, parser calls, cache hits
+    stats: dict[str, int] = field(default_factory=dict)
 
     @property
     def error_count(self) -> int:
@@ -104,6 +123,8 @@ def _finding(spec: RuleSpec, pack: RulePack, violation: Violation, scope: Scope)
 
 
 def _contexts(spec: RuleSpec, base: Context) -> Iterable[Context]:
+    """The contexts a rule runs on: every submission, system or unit of ``base.tree`` (a partition's
+    tree holds one submission)."""
     tree = base.tree
     if spec.scope == "tree":
         yield base
@@ -254,6 +275,145 @@ def _apply_waivers(findings: list[Finding], results: list[ResultReport], waivers
     return top
 
 
+@dataclass
+class Partition:
+    """What one submitter folder's checking returns to the engine: plain, picklable data only."""
+
+    findings: list[Finding]
+    metrics: list[Metric | None]
+    facts: list[ResultFacts]
+    systems: dict[str, SystemFacts]
+    parser_calls: int = 0
+    cache_hits: int = 0
+
+
+@dataclass
+class _Job:
+    """What every partition shares (sent once to each worker)."""
+
+    pack: RulePack
+    specs: list[RuleSpec]
+    select: Sequence[str]
+    ignore: Sequence[str]
+    options: dict[str, object]
+    cache_dir: Path | None
+
+
+def _partition_tree(tree: Tree, submission: Submission) -> Tree:
+    return Tree(root=tree.root, submissions=[submission], divisions=tree.divisions, oddities=tree.oddities,
+                top_entries=tree.top_entries)
+
+
+def check_partition(job: _Job, tree: Tree, donated: dict | None = None) -> Partition:
+    """Run the non-tree rules on a one-submission tree; return findings, metrics and report facts."""
+    disk = None
+    if job.cache_dir is not None:
+        from checker.engine.cache import ParseCache
+
+        disk = ParseCache(job.cache_dir)
+    evidence = Evidence(tree.root, disk=disk, donated=donated)
+    base = Context(pack=job.pack, evidence=evidence, tree=tree, options=dict(job.options))
+    findings: list[Finding] = []
+    for spec in job.specs:
+        base.params = job.pack.rules[spec.id].params
+        _run_rule(spec, base, findings)
+    units = tree.units
+    metrics: list[Metric | None] = []
+    for unit in units:
+        ctx = Context(pack=job.pack, evidence=evidence, tree=tree, submission=unit.submission, system=unit.system,
+                      unit=unit)
+        try:
+            metrics.append(headline_metric(ctx))
+        except Exception:  # noqa: BLE001 - a metric we cannot read is reported by P012, not a crash
+            metrics.append(None)
+    findings.extend(_parse_findings(evidence, job.pack, job.select, job.ignore))
+    # the report's extras: read after the parse findings were taken, so they add none
+    facts: list[ResultFacts] = []
+    systems: dict[str, SystemFacts] = {}
+    for unit in units:
+        ctx = Context(pack=job.pack, evidence=evidence, tree=tree, submission=unit.submission, system=unit.system,
+                      unit=unit)
+        facts.append(result_facts(ctx))
+        key = unit.submission.system_scope(unit.system).label()
+        if key not in systems:
+            system = system_facts(ctx, unit.system)
+            if system is not None:
+                systems[key] = system
+    partition = Partition(findings=findings, metrics=metrics, facts=facts, systems=systems,
+                          parser_calls=evidence.parser_calls, cache_hits=disk.hits if disk else 0)
+    evidence.release()
+    return partition
+
+
+_WORKER_JOB: _Job | None = None
+
+
+def _worker_init(job: _Job) -> None:
+    global _WORKER_JOB
+    _WORKER_JOB = job
+
+
+def _worker_run(tree: Tree) -> Partition:
+    assert _WORKER_JOB is not None
+    return check_partition(_WORKER_JOB, tree)
+
+
+def default_jobs() -> int:
+    """The machine's cores available to this process."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """Fork where it is safe (no other threads: nothing to deadlock on), else spawn."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def _run_partitions(job: _Job, tree: Tree, jobs: int, donated: dict,
+                    on_done: Callable[[str], None]) -> tuple[list[Partition], int]:
+    """Every submission's partition, in tree order; the number of worker processes used."""
+    parts = [_partition_tree(tree, submission) for submission in tree.submissions]
+    workers = min(jobs, len(parts))
+    if workers <= 1 or len(tree.units) < POOL_MIN_RESULTS:
+        out = []
+        for part in parts:
+            mine = {key: donated.pop(key) for key in list(donated) if _under(key[0], part.submissions[0].path)}
+            out.append(check_partition(job, part, mine))
+            on_done(part.submissions[0].rel)
+        return out, 1
+    from concurrent.futures import ProcessPoolExecutor
+
+    results: list[Partition | None] = [None] * len(parts)
+    # largest first, so that no big submitter starts last and runs alone
+    order = sorted(range(len(parts)), key=lambda i: -len(parts[i].submissions[0].units))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_worker_init,
+                             initargs=(job,)) as pool:
+        futures = {pool.submit(_worker_run, parts[i]): i for i in order}
+        from concurrent.futures import as_completed
+
+        for future in as_completed(futures):
+            index = futures[future]
+            try:
+                results[index] = future.result()
+            except Exception:  # noqa: BLE001 - a dead worker: check that partition here instead
+                results[index] = check_partition(job, parts[index])
+            on_done(parts[index].submissions[0].rel)
+    return [r for r in results if r is not None], workers
+
+
+def _under(path: Path, folder: Path) -> bool:
+    try:
+        path.relative_to(folder)
+    except ValueError:
+        return False
+    return True
+
+
 def run_checks(
     tree: Tree,
     pack: RulePack,
@@ -264,29 +424,49 @@ def run_checks(
     today: date | None = None,
     progress: Progress | None = None,
     options: dict[str, object] | None = None,
+    jobs: int = 1,
+    cache_dir: Path | None = None,
+    evidence: Evidence | None = None,
 ) -> RunOutcome:
-    """Run the pack's rules over a discovered tree, apply the waivers and build the per-result report."""
+    """Run the pack's rules over a discovered tree, apply the waivers and build the per-result report.
+
+    ``jobs``: worker processes for the partitions (1: all in this process). ``cache_dir``: the
+    on-disk parse cache. ``evidence``: the tree-level parse cache (round detection's sampled logs
+    are handed to the partitions that own them instead of being parsed again)."""
     started = time.perf_counter()
-    evidence = Evidence(tree.root)
+    evidence = evidence or Evidence(tree.root)
     base = Context(pack=pack, evidence=evidence, tree=tree, options=dict(options or {}))
     findings: list[Finding] = list(extra_findings)
     specs = enabled_rules(pack, select, ignore)
     units = tree.units
-    for number, spec in enumerate(specs, start=1):
-        base.params = pack.rules[spec.id].params
-        _run_rule(spec, base, findings)
+    for spec in specs:
+        if spec.scope == "tree":
+            base.params = pack.rules[spec.id].params
+            _run_rule(spec, base, findings)
+    job = _Job(pack=pack, specs=[s for s in specs if s.scope != "tree"], select=tuple(select),
+               ignore=tuple(ignore), options=dict(options or {}), cache_dir=cache_dir)
+    total = len(tree.submissions)
+    done = [0]
+
+    def on_done(label: str) -> None:
+        done[0] += 1
         if progress is not None:
-            progress(number, len(specs), spec.id, len(units))
-    checks_done = time.perf_counter()
-    results: list[ResultReport] = []
-    for unit in units:
-        ctx = Context(pack=pack, evidence=evidence, tree=tree, submission=unit.submission, system=unit.system, unit=unit)
-        try:
-            metric = headline_metric(ctx)
-        except Exception:  # noqa: BLE001 - a metric we cannot read is reported by P012, not a crash
-            metric = None
-        results.append(ResultReport(unit=unit, verdict="valid", metric=metric))
+            progress(done[0], total, label, len(units))
+
+    partitions, workers = _run_partitions(job, tree, jobs, evidence.donated, on_done)
+    # merged in tree order (partitions are the tree's submissions, in order), whatever ran where
+    systems: dict[str, SystemFacts] = {}
+    unit_facts: list[ResultFacts] = []
+    metrics: list[Metric | None] = []
+    for partition in partitions:
+        findings.extend(partition.findings)
+        metrics.extend(partition.metrics)
+        unit_facts.extend(partition.facts)
+        systems.update(partition.systems)
+    results = [ResultReport(unit=unit, verdict="valid", metric=metric)
+               for unit, metric in zip(units, metrics, strict=True)]
     findings.extend(_parse_findings(evidence, pack, select, ignore))
+    checks_done = time.perf_counter()
 
     today = today or date.today()
     active = [w for w in waivers if not w.expired(today)]
@@ -322,24 +502,20 @@ def run_checks(
         findings = sorted(findings + unused, key=Finding.sort_key)
         for report in results:
             report.findings = sorted(report.findings + unused, key=Finding.sort_key)
+    for report, facts in zip(results, unit_facts, strict=True):
+        report.facts = facts
     verdicts_done = time.perf_counter()
 
-    systems: dict[str, SystemFacts] = {}
-    for report in results:
-        unit = report.unit
-        ctx = Context(pack=pack, evidence=evidence, tree=tree, submission=unit.submission, system=unit.system, unit=unit)
-        report.facts = result_facts(ctx)
-        key = unit.submission.system_scope(unit.system).label()
-        if key not in systems:
-            facts = system_facts(ctx, unit.system)
-            if facts is not None:
-                systems[key] = facts
     deselected = [rule_id for rule_id in sorted(pack.rules)
                   if rule_id not in ran and pack.severity(rule_id, Severity.ERROR) is not None
                   and not selected(rule_id, select, ignore)]
     end = time.perf_counter()
     timings = {"checks_s": checks_done - started, "verdicts_s": verdicts_done - checks_done,
                "report_facts_s": end - verdicts_done, "total_s": end - started}
+    stats = {"jobs": workers, "partitions": len(partitions),
+             "parser_calls": evidence.parser_calls + sum(p.parser_calls for p in partitions),
+             "cache_hits": sum(p.cache_hits for p in partitions)}
+    evidence.release()
     return RunOutcome(pack=pack, tree=tree, findings=findings, results=results, timings=timings,
                       rules_run=[s.id for s in specs], rules_deselected=deselected, evidence=evidence,
-                      systems=systems, waivers=list(waivers))
+                      systems=systems, waivers=list(waivers), stats=stats)
