@@ -10,7 +10,10 @@ them with LoadGen's ``power_begin``/``power_end``, which use the same clock sinc
 
 from __future__ import annotations
 
+import calendar
 import datetime as _dt
+import re
+from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -23,8 +26,37 @@ KIND = "power_spl"
 TIME_FORMAT = "%m-%d-%Y %H:%M:%S.%f"
 
 
+_STAMP = re.compile(r"^(\d\d)-(\d\d)-(\d{4}) (\d\d):(\d\d):(\d\d(?:\.\d+)?)$")
+# The usual PTDaemon line, read with one regex; anything else takes the general path below.
+_FAST_LINE = re.compile(
+    r"^Time,(\d\d)-(\d\d)-(\d{4}) (\d\d):(\d\d):(\d\d(?:\.\d+)?),Watts,([-+0-9.eE]+),"
+    r"(?:[^,]*,[^,]*,)*?Mark,([^,]*)$"
+)
+
+
+@lru_cache(maxsize=512)
+def _day_start(month: int, day: int, year: int) -> float:
+    return float(calendar.timegm((year, month, day, 0, 0, 0, 0, 0, 0)))
+
+
+def _stamp_seconds(month: str, day: str, year: str, hour: str, minute: str, second: str) -> float | None:
+    m, d, y = int(month), int(day), int(year)
+    h, mi, sec = int(hour), int(minute), float(second)
+    if not (1 <= m <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and sec < 61):
+        return None
+    try:
+        _dt.date(y, m, d)
+    except ValueError:
+        return None
+    return _day_start(m, d, y) + h * 3600 + mi * 60 + sec
+
+
 def to_seconds(text: str) -> float | None:
     """``07-23-2024 15:47:16.858`` → seconds since the epoch of that wall-clock time (UTC assumed)."""
+    if isinstance(text, str):
+        found = _STAMP.match(text.strip())
+        if found:
+            return _stamp_seconds(*found.groups())
     try:
         moment = _dt.datetime.strptime(text.strip(), TIME_FORMAT)
     except (ValueError, TypeError, AttributeError):
@@ -61,6 +93,18 @@ def parse_spl(path: Path, root: Path | None = None) -> ParseResult[PowerLog]:
     model = PowerLog()
     bad = 0
     for lineno, text in iter_lines(path, sink):
+        fast = _FAST_LINE.match(text)
+        if fast is not None:
+            moment = _stamp_seconds(*fast.groups()[:6])
+            watts = float(fast.group(7))
+            if moment is not None and watts == watts:
+                model.times.append(moment)
+                model.watts.append(watts)
+                model.lines.append(lineno)
+                mark = fast.group(8)
+                if mark and (not model.marks or model.marks[-1] != mark) and mark not in model.marks:
+                    model.marks.append(mark)
+                continue
         if not text.strip():
             continue
         fields = [f.strip() for f in text.split(",")]
