@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from corpus_cache import ROUNDS
 
+import checker.parse.accuracy_log as accuracy_log_module
 from checker.parse.accuracy_log import (
     DIGEST_SIZE,
     PER_CODE_LIMIT,
@@ -21,6 +22,13 @@ from checker.parse.accuracy_log import (
     parse_accuracy_log,
     payload_digest,
 )
+
+
+@pytest.fixture(autouse=True)
+def strict_fast_paths(monkeypatch):
+    """An exception inside the numpy tier fails the test instead of quietly handing the region on."""
+    monkeypatch.setattr(accuracy_log_module, "_RAISE_FAST_PATH_ERRORS", True)
+
 
 # --------------------------------------------------------------------------------------------------
 # Synthetic logs
@@ -97,17 +105,24 @@ def test_complete_log_model(full_log):
     assert m.total_payload_bytes == sum(len(e[2]) for e in ENTRIES)
     assert m.line_count == 302
     assert m.token_count is None and m.token_count_entries == 0
-    # One 8-byte BLAKE2b per entry, in file order.
+    # Each payload is located in the file (the text of its hex) and read back on demand.
+    for i in (0, 17, 299):
+        off, n = int(m.payload_offsets[i]), int(m.payload_lengths[i])
+        assert raw[off : off + n] == ENTRIES[i][2].hex().upper().encode()
+        assert m.payload(i) == ENTRIES[i][2]
+    assert (m.payload_lengths == 2 * m.payload_sizes).all()
+    dup = next(q for q in set(qsls) if qsls.count(q) > 1)
+    assert m.payloads_for(dup) == [e[2] for e in ENTRIES if e[1] == dup]
+    # One 8-byte BLAKE2b per entry, in file order, computed when first asked for.
     assert len(m.payload_digests) == 300 * DIGEST_SIZE
     assert m.payload_digest(17) == hashlib.blake2b(ENTRIES[17][2], digest_size=8).digest()
     assert m.payload_digests == b"".join(payload_digest(e[2]) for e in ENTRIES)
     assert m.digest_array().dtype == np.dtype("<u8") and m.digest_array().size == 300
     by_qsl = m.digests_by_qsl()
-    dup = next(q for q in set(qsls) if qsls.count(q) > 1)
     assert by_qsl[dup] == [payload_digest(e[2]) for e in ENTRIES if e[1] == dup]
     # Heavy arrays stay out of dumps.
     dumped = m.model_dump()
-    assert "qsl_idx" not in dumped and "payload_digests" not in dumped
+    assert "qsl_idx" not in dumped and "payload_digests" not in dumped and "payload_offsets" not in dumped
     assert dumped["entry_count"] == 300
 
 
@@ -134,6 +149,7 @@ def test_same_model_for_any_chunk_size(full_log):
         assert m.complete_json and m.entry_count == 300, chunk
         assert np.array_equal(m.qsl_idx, ref.qsl_idx)
         assert np.array_equal(m.seq_id, ref.seq_id)
+        assert np.array_equal(m.payload_offsets, ref.payload_offsets)
         assert m.payload_digests == ref.payload_digests
         assert m.sha256 == ref.sha256
         assert m.line_count == ref.line_count
@@ -336,6 +352,25 @@ def test_missing_comma_and_trailing_garbage(tmp_path):
     assert [(p.code, p.line) for p in res.problems] == [("syntax", 4), ("syntax", 9)]  # 8 is "]"
 
 
+def test_stray_brace_after_the_last_entry(tmp_path):
+    """A '}' after the last entry of a region is reported (an earlier fast path ignored it)."""
+    lines = loadgen_text(make_entries(6)).split("\n")
+    lines.insert(7, "}")
+    res = parse_accuracy_log(write(tmp_path, "stray.json", "\n".join(lines)))
+    assert not res.model.complete_json and res.model.entry_count == 6
+    assert [(p.code, p.line) for p in res.problems] == [("syntax", 8)]
+
+
+def test_leading_zeros_are_not_json(tmp_path):
+    """'007' is not a JSON number: the entry is bad, as json.loads says (an earlier fast path read 7)."""
+    lines = loadgen_text(make_entries(6)).split("\n")
+    lines[3] = lines[3].replace('"seq_id" : 2,', '"seq_id" : 002,')
+    res = parse_accuracy_log(write(tmp_path, "zeros.json", "\n".join(lines)))
+    assert res.model.entry_count == 5 and res.model.bad_entry_count == 1
+    assert [(p.code, p.line) for p in res.problems] == [("bad_entry", 4)]
+    assert not res.model.complete_json
+
+
 def test_many_bad_entries_are_capped(tmp_path):
     body = ",\n".join(f'{{ "seq_id" : {i}, "data" : "00" }}' for i in range(100))
     res = parse_accuracy_log(write(tmp_path, "many.json", "[\n" + body + "\n]\n"))
@@ -445,7 +480,10 @@ def test_every_corpus_log_parses(corpus):
             shapes["complete" if m.complete_json else "truncated"] += 1
             if m.truncated:
                 assert m.truncation_exact and m.size == 8199
-            assert len(m.payload_digests) == DIGEST_SIZE * m.entry_count
+            assert m.payload_offsets.size == m.payload_lengths.size == m.entry_count
+            assert (m.payload_lengths == 2 * m.payload_sizes).all()  # no escapes anywhere
+            if m.entry_count:
+                assert m.payload_offsets.min() > 0 and m.payload_offsets.max() < m.size
     assert seen > 1200
     assert shapes["truncated"] > 500 and shapes["complete"] > 600
     assert problems == [

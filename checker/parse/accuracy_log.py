@@ -3,16 +3,24 @@
 Why a hand-made streaming reader instead of ``json.load``: accuracy logs reach hundreds of MB (the
 detection, segmentation, recommendation and LLM benchmarks), and the audit needs, in one pass over
 the bytes, the SHA-256 that ``accuracy.txt`` claims (``hash=…``), the set of ``qsl_idx`` values
-(coverage and duplicates) and a per-entry fingerprint of the payload so that two logs can be
-compared per ``qsl_idx`` (TEST01-style) without reading either of them again.
+(coverage and duplicates) and where each entry's payload sits in the file, so that two logs can be
+compared per ``qsl_idx`` (TEST01-style) or accuracy recomputed by reading exactly those bytes again
+(:meth:`AccuracyLog.payload`), without holding the payloads in memory.
 
 How it stays fast: the file is read in large chunks that are hashed as they arrive (in a worker
-thread for large files, since hashlib releases the GIL) and cut right after the last ``}`` so that
-no entry straddles two regions. A region in LoadGen's own layout is
-decoded by one C-speed ``findall`` over the whole region; the per-entry work left in Python is
-``int``/``unhexlify``/``blake2b`` applied through ``map``. Any region that does not fit the fast
-layout (other key order, pretty-printed JSON, lower-case hex, bad entries, broken structure) is
-re-read entry by entry with ``json.loads``, which is slower but reports each problem with its line.
+thread, since hashlib releases the GIL) and cut right after the last ``}`` so that no entry straddles
+two regions. Each region is read by the first of three tiers that accepts it whole; all three give
+exactly the same entries, counts and problems, so which tier read a region never shows:
+
+1. the exact layout LoadGen writes (``{ "seq_id" : N, "qsl_idx" : N, "data" : "HEX" }`` with an
+   optional ``, "token_count" : N``, one entry per line, ``",\n"`` between entries) is checked and
+   decoded with numpy for all entries of the region at once: one scan for the ``{`` bytes, then a few
+   gathers of 32-byte windows placed so that the variable fields (the integers, the payload) start on
+   a lane boundary, every template byte compared, the integers parsed eight digits at a time in
+   uint64 lanes and the payload checked to be upper-case hex. Any deviation hands the region on;
+2. a regular expression for the same keys in any spacing (other writers), with C-speed ``findall``;
+3. entry by entry with ``json.loads`` (other key orders, pretty-printed JSON, lower-case hex, escapes,
+   bad entries, broken structure), slower but reporting each problem with its line.
 
 Published submissions carry a *truncated* log (official-checker.md §9): the first 4096 characters,
 ``"\\n\\n...\\n\\n"`` and the last 4096 characters. That is the expected shape, not a problem: the
@@ -25,20 +33,25 @@ from __future__ import annotations
 
 import binascii
 import collections
-import functools
+import contextlib
 import hashlib
+import itertools
 import json
 import operator
+import os
 import re
+import stat
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from json.decoder import scanstring
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from checker.parse.base import ParseResult, ProblemSink, display_path, file_size, looks_binary, read_head
+from checker.parse.base import ParseResult, ProblemSink, display_path, file_size, looks_binary
 
 KIND = "accuracy_log"
 
@@ -50,54 +63,63 @@ TRUNCATED_MAX_CHARS = 2 * TRUNCATE_KEEP_CHARS + len(TRUNCATION_MARKER)
 #: A UTF-8 character is at most 4 bytes, so no truncated log is larger than this many bytes.
 _TRUNCATED_MAX_BYTES = 4 * TRUNCATED_MAX_CHARS
 
-#: Digest size (bytes) of the per-entry payload fingerprint.
+#: Digest size (bytes) of the payload fingerprint that :meth:`AccuracyLog.payload_digest` computes.
 DIGEST_SIZE = 8
 #: Distinct payload sizes kept in the summary (the count of distinct sizes is always exact).
 DISTINCT_SIZES_KEPT = 32
 #: Problems of one code listed before the rest are only counted.
 PER_CODE_LIMIT = 20
 
-DEFAULT_CHUNK_BYTES = 8 << 20
+DEFAULT_CHUNK_BYTES = 4 << 20
 #: A single entry larger than this is reported and skipped instead of being held in memory. Large on
 #: purpose: a 3D-UNet entry holds a whole segmentation volume as hex (tens to hundreds of MB).
 DEFAULT_MAX_ENTRY_BYTES = 512 << 20
 
 _MARKER_BYTES = TRUNCATION_MARKER.encode()
 
-# One entry in LoadGen's own layout, preceded by the text since the previous entry (the "gap").
-# Groups: gap, seq_id, qsl_idx, data, token_data, token_count. The payloads are matched as "anything
-# but a quote" (sre scans that ten times faster than a hex class) and validated afterwards with
-# ``bytes.translate``; a gap may hold a stray '}' so that the gap check sees it.
+# JSON whitespace is exactly these four bytes (``\s`` would also take \f and \v, which JSON does not).
+_WS = rb"[ \t\n\r]*"
+# A JSON integer that surely fits in int64: no leading zero, at most 18 digits (longer ones, up to
+# 2**63 - 1, are left to json.loads).
+_INT = rb"(0|[1-9][0-9]{0,17})"
+
+# Tier 2: one entry with LoadGen's keys in LoadGen's order in any spacing, preceded by the text since
+# the previous entry (the "gap"). Everything consumed is in a group, so the position of each payload
+# follows from the lengths. Groups: gap, prefix (from '{' to the payload), seq_id, qsl_idx, data,
+# suffix (from the payload to '}'), token_data (with its quotes, so that "" differs from absent),
+# token_count. The payloads are matched as "anything but a quote" (sre scans that ten times faster
+# than a hex class) and validated afterwards with ``bytes.translate``; a gap may hold a stray '}' so
+# that the gap check sees it.
 _FAST_ENTRY = re.compile(
-    rb'([^{]*)\{\s*"seq_id"\s*:\s*(\d{1,18})\s*,\s*"qsl_idx"\s*:\s*(\d{1,18})\s*,\s*"data"\s*:\s*"([^"]*)"\s*'
-    rb'(?:,\s*"token_data"\s*:\s*"([^"]*)"\s*)?(?:,\s*"token_count"\s*:\s*(\d{1,18})\s*)?\}'
+    rb"([^{]*)(\{" + _WS + rb'"seq_id"' + _WS + rb":" + _WS + _INT + _WS + rb"," + _WS + rb'"qsl_idx"'
+    + _WS + rb":" + _WS + _INT + _WS + rb"," + _WS + rb'"data"' + _WS + rb":" + _WS + rb'")([^"]*)("' + _WS
+    + rb"(?:," + _WS + rb'"token_data"' + _WS + rb":" + _WS + rb'("[^"]*")' + _WS + rb")?"
+    + rb"(?:," + _WS + rb'"token_count"' + _WS + rb":" + _WS + _INT + _WS + rb")?\})"
 )
 _UPPER_HEX_DIGITS = b"0123456789ABCDEF"
-#: Payloads up to this many hex characters are fingerprinted once per distinct value when they repeat
-#: (classification logs hold a few hundred distinct class ids among 50,000 entries).
-_DEDUP_MAX_HEX = 256
 # Any flat object: entries never nest, so braces delimit them.
 _OBJECT = re.compile(rb"\{[^{}]*\}")
-_OPEN_GAP = re.compile(rb"\s*\[\s*")
-_SEP_GAP = re.compile(rb"\s*,\s*")
-_CLOSE_GAP = re.compile(rb"\s*\]\s*")
-_EMPTY_ARRAY = re.compile(rb"\s*\[\s*\]\s*")
-_NON_SPACE = re.compile(rb"\S")
+_OPEN_GAP = re.compile(_WS + rb"\[" + _WS)
+_SEP_GAP = re.compile(_WS + rb"," + _WS)
+_CLOSE_GAP = re.compile(_WS + rb"\]" + _WS)
+_EMPTY_ARRAY = re.compile(_WS + rb"\[" + _WS + rb"\]" + _WS)
+_SPACE_GAP = re.compile(_WS)
+_NON_SPACE = re.compile(rb"[^ \t\n\r]")
 _HEX = re.compile(r"[0-9A-Fa-f]*")
 _LOWER_HEX = re.compile(r"[a-f]")
+# Where json.loads found a hex "data" value, as plain text (no escapes) in the raw object.
+_DATA_TEXT = re.compile(rb'"data"' + _WS + rb":" + _WS + rb'"([0-9A-Fa-f]*)"')
+_JSON_WS = re.compile(r"[ \t\n\r]*")
 
-_g0, _g1, _g2, _g3, _g4, _g5 = (operator.itemgetter(i) for i in range(6))
-_blake8 = functools.partial(hashlib.blake2b, digest_size=DIGEST_SIZE)
-_digest_of = operator.methodcaller("digest")
+_g = [operator.itemgetter(i) for i in range(8)]
 
 # Structure states: before '[', between entries, and "resume" (the start of a truncated log's tail,
 # where the text before the first whole entry is the end of a cut one, so no ',' is expected).
 _START, _IN_ARRAY, _RESUME = 0, 1, 2
-_SPACE_GAP = re.compile(rb"\s*")
 
 
 def payload_digest(payload: bytes) -> bytes:
-    """The fingerprint stored per entry: 8-byte BLAKE2b of the decoded payload bytes."""
+    """A compact fingerprint of one payload: 8-byte BLAKE2b of the decoded payload bytes."""
     return hashlib.blake2b(payload, digest_size=DIGEST_SIZE).digest()
 
 
@@ -123,6 +145,19 @@ def decode_payload(payload: bytes | str, dtype: Any = np.uint8) -> np.ndarray | 
     return np.frombuffer(payload, dtype=dt)
 
 
+def _unhex(text: bytes) -> bytes:
+    """The payload bytes of a "data" value as it is written in the file (hex, maybe JSON escapes)."""
+    try:
+        return binascii.unhexlify(text)
+    except (binascii.Error, ValueError):
+        # The careful path accepted this value through json.loads: it is a JSON string with escapes.
+        return bytes.fromhex(json.loads(b'"' + text + b'"'))
+
+
+class PayloadUnavailableError(OSError):
+    """The log a model was parsed from is gone or has changed, so its payloads cannot be read."""
+
+
 class AccuracyEntry(NamedTuple):
     """One entry as :func:`iter_entries` yields it (a tuple, not a model: millions are yielded)."""
 
@@ -137,8 +172,14 @@ class AccuracyEntry(NamedTuple):
 class AccuracyLog(BaseModel):
     """What one accuracy log holds, with compact per-entry arrays (in file order).
 
-    The arrays (``seq_id``, ``qsl_idx``, ``payload_sizes``, ``token_count``) and the digest buffer
-    are excluded from dumps: they can hold millions of values and are for checks, not reports.
+    The arrays (``seq_id``, ``qsl_idx``, ``payload_sizes``, ``payload_offsets``, ``payload_lengths``,
+    ``token_count``) are excluded from dumps: they can hold millions of values and are for checks, not
+    reports. Payloads are not kept: each entry's ``payload_offsets``/``payload_lengths`` locate the
+    text of its ``data`` value in the file, and :meth:`payload`, :meth:`payloads_for` and
+    :meth:`iter_payloads` read the exact bytes back on demand (logs up to 32 KiB, truncated ones
+    included, are kept in memory and read from there). Reading raises
+    :class:`PayloadUnavailableError` if the file is gone or changed since it was parsed. The BLAKE2b
+    fingerprints (:attr:`payload_digests` and friends) are computed from those reads on first use.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -177,16 +218,89 @@ class AccuracyLog(BaseModel):
     seq_id: np.ndarray = Field(default_factory=lambda: np.zeros(0, np.int64), exclude=True, repr=False)
     qsl_idx: np.ndarray = Field(default_factory=lambda: np.zeros(0, np.int64), exclude=True, repr=False)
     payload_sizes: np.ndarray = Field(default_factory=lambda: np.zeros(0, np.int64), exclude=True, repr=False)
+    payload_offsets: np.ndarray = Field(
+        default_factory=lambda: np.zeros(0, np.int64), exclude=True, repr=False,
+        description="int64 per entry: byte offset in the file of the text of its 'data' value",
+    )
+    payload_lengths: np.ndarray = Field(
+        default_factory=lambda: np.zeros(0, np.int64), exclude=True, repr=False,
+        description="int64 per entry: byte length of that text (2 x payload size unless JSON escapes)",
+    )
     token_count: np.ndarray | None = Field(
         None, exclude=True, repr=False, description="int64 per entry, -1 where absent; None if never present"
     )
-    payload_digests: bytes = Field(
-        b"", exclude=True, repr=False, description=f"{DIGEST_SIZE} bytes per entry: BLAKE2b of the payload"
-    )
+
+    # Where the payloads are read from: the file's bytes (small logs) or (path, size, mtime_ns).
+    _source: bytes | tuple[str, int, int] | None = PrivateAttr(default=None)
+    _digests: bytes | None = PrivateAttr(default=None)
+
+    # payloads ------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[Callable[[int, int], bytes]]:
+        """A reader of (offset, length) spans of the log; raises PayloadUnavailableError."""
+        source = self._source
+        if isinstance(source, bytes):
+            yield lambda off, n: source[off : off + n]
+            return
+        if source is None:
+            if self.entry_count:
+                raise PayloadUnavailableError("this model was not made by parse_accuracy_log: no payload source")
+            yield lambda off, n: b""
+            return
+        path, size, mtime_ns = source
+        try:
+            with open(path, "rb") as handle:
+                st = os.fstat(handle.fileno())
+                if (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
+                    raise PayloadUnavailableError(f"{path} changed since it was parsed")
+
+                # Plain reads, not mmap: a file truncated meanwhile gives short reads, not SIGBUS.
+                def read(off: int, n: int) -> bytes:
+                    handle.seek(off)
+                    data = handle.read(n)
+                    if len(data) != n:
+                        raise PayloadUnavailableError(f"{path} changed since it was parsed")
+                    return data
+
+                yield read
+        except PayloadUnavailableError:
+            raise
+        except OSError as exc:
+            raise PayloadUnavailableError(f"cannot read the payloads of {path}: {exc.strerror or exc}") from exc
+
+    def iter_payloads(self, indices: Any = None) -> Iterator[bytes]:
+        """The decoded payload bytes of the entries ``indices`` (default: all), in that order."""
+        offsets, lengths = self.payload_offsets, self.payload_lengths
+        if indices is None:
+            indices = range(self.entry_count)
+        with self._open() as read:
+            for i in indices:
+                off = int(offsets[i])
+                if off < 0:  # pragma: no cover - see _Builder.entry
+                    raise PayloadUnavailableError(f"the payload of entry {i} could not be located")
+                yield _unhex(read(off, int(lengths[i])))
+
+    def payload(self, index: int) -> bytes:
+        """The payload bytes of entry ``index`` (file order), read back from the log."""
+        return next(self.iter_payloads([index]))
+
+    def payloads_for(self, qsl_idx: int) -> list[bytes]:
+        """The payloads of the entries of one ``qsl_idx`` (several in performance mode), in file order."""
+        return list(self.iter_payloads(np.flatnonzero(self.qsl_idx == qsl_idx).tolist()))
+
+    @property
+    def payload_digests(self) -> bytes:
+        """:data:`DIGEST_SIZE` bytes per entry, BLAKE2b of its payload (computed on first use)."""
+        if self._digests is None:
+            self._digests = b"".join(map(payload_digest, self.iter_payloads()))
+        return self._digests
 
     def payload_digest(self, index: int) -> bytes:
         """The payload fingerprint of entry ``index`` (file order)."""
-        return self.payload_digests[index * DIGEST_SIZE : (index + 1) * DIGEST_SIZE]
+        if self._digests is not None:
+            return self._digests[index * DIGEST_SIZE : (index + 1) * DIGEST_SIZE]
+        return payload_digest(self.payload(index))
 
     def digest_array(self) -> np.ndarray:
         """All fingerprints as one uint64 per entry, for vectorised comparisons."""
@@ -194,9 +308,10 @@ class AccuracyLog(BaseModel):
 
     def digests_by_qsl(self) -> dict[int, list[bytes]]:
         """qsl_idx → fingerprints of its entries (several in performance mode), in file order."""
+        digests = self.payload_digests
         out: dict[int, list[bytes]] = {}
         for i, q in enumerate(self.qsl_idx.tolist()):
-            out.setdefault(q, []).append(self.payload_digest(i))
+            out.setdefault(q, []).append(digests[i * DIGEST_SIZE : (i + 1) * DIGEST_SIZE])
         return out
 
 
@@ -207,8 +322,11 @@ class AccuracyLog(BaseModel):
 class _Splitter:
     """Cuts a chunk stream into regions that end right after a ``}`` (so no entry straddles two).
 
-    Memory stays bounded: text without any ``}`` is held only up to ``max_entry_bytes``; beyond that
-    the consumer is told (``on_overflow``) and the rest of that object is skipped up to its ``}``.
+    ``push`` yields ``(buffer, start, end, base)`` where ``base`` is the file offset of ``buffer[0]``;
+    the consumer adds the newlines of each region to :attr:`line` (a reader that knows the layout can
+    count them without scanning). Memory stays bounded: text without any ``}`` is held only up to
+    ``max_entry_bytes``; beyond that the consumer is told (``on_overflow``) and the rest of that
+    object is skipped up to its ``}``.
     """
 
     def __init__(
@@ -220,16 +338,20 @@ class _Splitter:
         self.on_overflow = on_overflow
         self.pending: list[bytes] = []
         self.pending_len = 0
+        self.pending_offset = 0  # file offset of the pending text
+        self.offset = 0  # file offset of the next chunk
         self.line = 1  # line number at the start of the pending text
         self.skipping = False
         self.skip_line = 0
 
     def push(self, chunk: bytes) -> Iterator[tuple[bytes, int, int, int]]:
-        """Yield (buffer, start, end, first line) for each region completed by ``chunk``.
+        """Yield (buffer, start, end, base) for each region completed by ``chunk``.
 
         The bulk of a chunk is yielded in place (no copy); only the entry that straddles the
         previous chunk and this one is joined into a small buffer of its own.
         """
+        base = self.offset
+        self.offset += len(chunk)
         if self.skipping:
             j = chunk.find(b"}")
             if j < 0:
@@ -237,9 +359,12 @@ class _Splitter:
                 return
             self.line += chunk.count(b"\n", 0, j + 1)
             chunk = chunk[j + 1 :]
+            base += j + 1
             self.skipping = False
         first = chunk.find(b"}")
         if first < 0:
+            if not self.pending:
+                self.pending_offset = base
             self.pending.append(chunk)
             self.pending_len += len(chunk)
             if self.pending_len > self.max_entry_bytes:
@@ -249,16 +374,16 @@ class _Splitter:
         if self.pending:
             self.pending.append(chunk[: first + 1])
             joined = b"".join(self.pending)
-            yield joined, 0, len(joined), self.line
-            self.line += joined.count(b"\n")
+            self.pending = []
+            yield joined, 0, len(joined), self.pending_offset
             start = first + 1
         last = chunk.rfind(b"}") + 1
         if last > start:
-            yield chunk, start, last, self.line
-            self.line += chunk.count(b"\n", start, last)
+            yield chunk, start, last, base
         rest = chunk[last:]
         self.pending = [rest] if rest else []
         self.pending_len = len(rest)
+        self.pending_offset = base + last
 
     def _overflow(self) -> None:
         buf = b"".join(self.pending)
@@ -276,15 +401,339 @@ class _Splitter:
 
 
 # --------------------------------------------------------------------------------------------------
+# Tier 1: LoadGen's exact layout, all entries of a region at once with numpy
+#
+# An entry is   { "seq_id" : S, "qsl_idx" : Q, "data" : "HEX" }        (variant a)
+#          or   { "seq_id" : S, "qsl_idx" : Q, "data" : "HEX", "token_count" : T }   (variant b)
+# and entries are separated by ",\n". With O the offset of '{', the fields follow at
+#   E1 = O + 13 + len(S)        ', "qsl_idx" : '  (14 bytes)
+#   E2 = E1 + 14 + len(Q)       ', "data" : "'    (12 bytes), payload from H0 = E2 + 12
+#   B  = O_next - 3             the closing '}', preceded by '" ' (a) or '", "token_count" : T ' (b)
+# 32-byte windows are gathered for all entries at once (one numpy fancy-indexing step each), placed
+# so that the next variable field starts on a uint64 lane: at O - 3, E1 - 2 and E2 - 4. When all
+# payloads of a region have the same short length (classification logs), the end of each entry is in
+# the last window too; otherwise a 16-byte window at B - 13 holds it (and the token count, if any).
+# Every byte of every entry and gap is then either compared with the template, or a digit of a
+# parsed integer, or a checked hex digit; anything else makes the whole region go to the next tier.
+
+_HI = np.uint64(0x8080808080808080)
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
+
+
+def _rep(byte: int) -> np.uint64:
+    return np.uint64(int.from_bytes(bytes([byte]) * 8, "little"))
+
+
+def _word(text: bytes) -> np.uint64:
+    """``text`` (at most 8 bytes) as the little-endian uint64 it makes at the bottom of a lane."""
+    return np.uint64(int.from_bytes(text, "little"))
+
+
+_D30, _D46, _D41, _DB9, _DC6 = _rep(0x30), _rep(0x46), _rep(0x41), _rep(0xB9), _rep(0xC6)
+_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=np.uint64)  # low n bytes
+_POW10 = np.array([10**n for n in range(9)], dtype=np.uint64)
+_BYTE_INDEX = np.uint64(0x0706050403020100)
+_B7, _B56, _B8, _B16, _B24, _B32, _B40, _B48 = (np.uint64(n) for n in (7, 56, 8, 16, 24, 32, 40, 48))
+
+# Template pieces, as the high bytes of the first lane and the whole second lane of each window.
+_T_OPEN = (_word(b'{ "se'), _word(b'q_id" : '))  # window at O - 3: bytes 3..7 and 8..15
+_T_QSL = (_word(b', "qsl'), _word(b'_idx" : '))  # window at E1 - 2: bytes 2..7 and 8..15
+_T_DATA = (_word(b', "d'), _word(b'ata" : "'))  # window at E2 - 4: bytes 4..7 and 8..15
+_T_TOKEN = (_word(b'", '), _word(b'"token_c'), _word(b'ount" : '))  # window at H1 - 5
+_CLOSE = int.from_bytes(b" }", "little")
+_SEP = int.from_bytes(b",\n", "little")
+_QUOTE = ord('"')
+
+
+def _ctz8(flags: np.ndarray) -> np.ndarray:
+    """Index of the lowest byte whose 0x80 bit is set (8 when none), for words of such flags."""
+    index = np.negative(flags)
+    index &= flags  # the lowest flag alone: 0x80 << 8k
+    index >>= _B7
+    index *= _BYTE_INDEX  # puts 7 - k in the top byte
+    index >>= _B56
+    np.subtract(np.uint64(7), index, out=index)
+    if flags.min() == 0:
+        index[flags == 0] = 8
+    return index
+
+
+def _exact_digits(words: np.ndarray) -> np.ndarray:
+    """0x80 in each byte of ``words`` that is an ASCII digit (bytes are judged independently)."""
+    ge = (words | _HI) - _D30  # no borrow crosses bytes: each byte is at least 0x80 - 0x30
+    le = _DB9 - (words & _LOW7)  # 0xB9 - b never borrows; its 0x80 bit says b <= '9'
+    return ge & le & ~words & _HI
+
+
+def _hex_ok(words: np.ndarray, lengths: np.ndarray | int) -> bool:
+    """Whether the first ``lengths`` (0..8) bytes of every word are upper-case hex digits."""
+    w = np.ascontiguousarray(words)
+    low = w & _LOW7
+    bound = _DB9 - low  # 0x80 set where b <= '9'; no borrow crosses bytes
+    good = w | _HI
+    letter = good - _D41  # 0x80 set where b >= 'A'
+    good -= _D30  # 0x80 set where b >= '0'
+    good &= bound
+    np.subtract(_DC6, low, out=bound)  # 0x80 set where b <= 'F'
+    letter &= bound
+    good |= letter
+    np.invert(w, out=low)
+    good &= low  # and b < 0x80
+    wanted: Any = np.uint64(int(_MASKS[lengths]) & int(_HI)) if isinstance(lengths, int) else _MASKS[lengths] & _HI
+    good &= wanted
+    return bool((good == wanted).all())
+
+
+def _lemire8(v: np.ndarray) -> np.ndarray:
+    """Value of 8 right-aligned ASCII digits per word (byte 0 the most significant), in place."""
+    v &= np.uint64(0x0F0F0F0F0F0F0F0F)  # digit values; then pairs, quads and eights of digits
+    v *= np.uint64(10 * 256 + 1)
+    v >>= _B8
+    v &= np.uint64(0x00FF00FF00FF00FF)
+    v *= np.uint64(100 * 65536 + 1)
+    v >>= _B16
+    v &= np.uint64(0x0000FFFF0000FFFF)
+    v *= np.uint64(10000 * 2**32 + 1)
+    v >>= _B32
+    return v
+
+
+def _digit_run(words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(number of leading ASCII digits, 0..8; their value) of each word."""
+    # Adding 0x46 flags bytes above '9', subtracting 0x30 flags bytes below '0'; a carry or borrow
+    # only disturbs bytes after a real non-digit, so the lowest flag is the first non-digit.
+    flags = words + _D46
+    flags |= words - _D30
+    flags &= _HI
+    unit = np.negative(flags)
+    unit &= flags  # the lowest flag alone: 0x80 << 8k, or 0 when all 8 bytes are digits
+    unit >>= _B7  # 1 << 8k
+    count = unit * _BYTE_INDEX  # 7 - k in the top byte
+    count >>= _B56
+    np.subtract(np.uint64(7), count, out=count)
+    if unit.min() == 0:
+        count[unit == 0] = 8
+    unit -= np.uint64(1)  # the k low bytes (all 8 when unit was 0)
+    unit &= words
+    shift = np.subtract(np.uint64(8), count)
+    shift <<= np.uint64(3)
+    unit <<= shift  # right-aligned: the missing leading digits read as 0
+    return count, _lemire8(unit)
+
+
+def _integers(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The JSON integers at the start of the 16 bytes (lo, hi): (digit counts, values) as int64.
+
+    None unless every one has 1 to 15 digits, followed by a non-digit, and no leading zero.
+    """
+    count, value = _digit_run(lo)
+    if count.min() == 0:
+        return None
+    zero = (lo & np.uint64(0xFF)) == 0x30
+    if zero.any() and (count[zero] > 1).any():
+        return None
+    if count.max() == 8:  # 9 to 15 digits: the rest is in the second word
+        more, rest = _digit_run(hi)
+        more[count < 8] = 0
+        if more.max() == 8:
+            return None
+        value = value * _POW10[more] + np.where(more > 0, rest, 0)
+        count += more
+    return count.view(np.int64), value.view(np.int64)
+
+
+class _Gather:
+    """Fixed-width windows of a buffer at many offsets, as uint64 lanes (never out of bounds)."""
+
+    def __init__(self, buf: bytes) -> None:
+        self.buf = buf
+        self.views: dict[int, np.ndarray] = {}
+
+    def __call__(self, pos: np.ndarray, width: int) -> np.ndarray | None:
+        """(width // 8, n) lanes of the windows at ``pos``; bytes outside the buffer read as 0."""
+        buf = self.buf
+        limit = len(buf) - width
+        view = self.views.get(width)
+        if view is None:
+            view = np.ndarray((max(limit + 1, 0),), f"V{width}", buffer=buf, strides=(1,))
+            self.views[width] = view
+        if pos.size and (int(pos.min()) < 0 or int(pos.max()) > limit):
+            where = np.flatnonzero((pos < 0) | (pos > limit))
+            if where.size > 64 or view.size == 0:
+                return None  # only a few entries near the ends of a buffer should need padding
+            windows = view[np.clip(pos, 0, limit)]
+            for i in where.tolist():
+                p = int(pos[i])
+                text = b"\0" * max(0, -p) + buf[max(p, 0) : max(p + width, 0)]
+                windows[i] = np.frombuffer(text.ljust(width, b"\0")[:width], dtype=f"V{width}")[0]
+        else:
+            windows = view[pos]
+        return windows.view("<u8").reshape(-1, width // 8).T  # lanes as strided rows, no copy
+
+
+def _count_hex(a: np.ndarray, start: int, end: int) -> int:
+    """Number of bytes of ``a[start:end]`` that are upper-case hex digits, in bounded slices."""
+    total = 0
+    step = 4 << 20
+    tmp = np.empty(min(step, max(end - start, 0)), dtype=np.uint8)
+    for s in range(start, end, step):
+        seg = a[s : min(s + step, end)]
+        t = tmp[: seg.size]
+        np.subtract(seg, 0x30, out=t)
+        total += int(np.count_nonzero(t < 10))
+        np.subtract(seg, 0x41, out=t)
+        total += int(np.count_nonzero(t < 6))
+    return total
+
+
+#: Entries decoded per numpy step, and bytes scanned per step for '{' (bounded temporaries).
+_BATCH = 16384
+_SCAN_BYTES = 1 << 20
+
+
+def _find_opens(buf: bytes, start: int, end: int) -> np.ndarray:
+    """Offsets of every '{' in ``buf[start:end]``."""
+    a = np.frombuffer(buf, np.uint8)
+    if end - start <= _SCAN_BYTES:
+        found = np.flatnonzero(a[start:end] == 0x7B)
+        found += start
+        return found
+    mask = np.empty(_SCAN_BYTES, dtype=bool)
+    parts = []
+    for s in range(start, end, _SCAN_BYTES):
+        e = min(s + _SCAN_BYTES, end)
+        hits = np.flatnonzero(np.equal(a[s:e], 0x7B, out=mask[: e - s]))
+        hits += s
+        parts.append(hits)
+    return np.concatenate(parts)
+
+
+class _Entries(NamedTuple):
+    seq: np.ndarray
+    qsl: np.ndarray
+    hex_start: np.ndarray  # offsets in the buffer
+    hex_len: np.ndarray
+    token_count: np.ndarray | None  # -1 where absent; None when no entry has one
+
+
+def _loadgen_entries(buf: bytes, opens: np.ndarray, end: int) -> _Entries | None:
+    """Decode the entries whose '{' are at ``opens`` and the last of which ends at ``end``.
+
+    Returns None unless every entry is exactly in LoadGen's layout and every gap between two entries
+    is exactly ",\n": then the region holds precisely these entries, as json.loads would read them.
+    Each check covers all entries at once and the first that fails ends the attempt.
+    """
+    gather = _Gather(buf)
+    n = opens.size
+    close = np.empty_like(opens)
+    close[:-1] = opens[1:] - 3
+    close[-1] = end - 1
+
+    a = gather(opens - 3, 32)
+    if a is None or not ((a[0] >> _B24) == _T_OPEN[0]).all() or not (a[1] == _T_OPEN[1]).all():
+        return None
+    ints = _integers(a[2], a[3])
+    if ints is None:
+        return None
+    seq_len, seq = ints
+    e1 = opens + 13 + seq_len
+
+    b = gather(e1 - 2, 32)
+    if b is None or not ((b[0] >> _B16) == _T_QSL[0]).all() or not (b[1] == _T_QSL[1]).all():
+        return None
+    ints = _integers(b[2], b[3])
+    if ints is None:
+        return None
+    qsl_len, qsl = ints
+    e2 = e1 + 14 + qsl_len
+
+    c = gather(e2 - 4, 32)
+    if c is None or not ((c[0] >> _B32) == _T_DATA[0]).all() or not (c[1] == _T_DATA[1]).all():
+        return None
+    hex_start = e2 + 12
+    hex_len = close - 2 - hex_start
+    shortest, longest = int(hex_len.min()), int(hex_len.max())
+    if shortest < 0:
+        return None
+    tc: np.ndarray | None = None
+    tc_digits = 0
+    if not (shortest == longest <= 11 and _tails_in_window(c, shortest)):
+        # The ends of the entries: ' }' then ',\n' (all but the last), after '"' (variant a) or
+        # after the token count (variant b).
+        d = gather(close - 13, 16)
+        if d is None or not (((d[1] >> _B32) & np.uint64(0xFFFF)) == _CLOSE).all():
+            return None
+        if not ((d[1][:-1] >> _B48) == _SEP).all():
+            return None
+        quote = ((d[1] >> _B24) & np.uint64(0xFF)) == _QUOTE
+        if not quote.all():
+            tok = np.flatnonzero(~quote)
+            got = _token_counts(gather, close[tok], d[0][tok], d[1][tok])
+            if got is None:
+                return None
+            key, tc_value, tc_digits = got
+            hex_len[tok] = key - hex_start[tok]
+            tc = np.full(n, -1, dtype=np.int64)
+            tc[tok] = tc_value
+            shortest, longest = int(hex_len.min()), int(hex_len.max())
+            if shortest < 0:
+                return None
+    if (hex_len & 1).any():
+        return None
+    if longest <= 16:
+        if not _hex_ok(c[2], min(shortest, 8) if shortest == longest else np.minimum(hex_len, 8)):
+            return None
+        if longest > 8 and not _hex_ok(c[3], np.clip(hex_len - 8, 0, 8)):
+            return None
+    else:
+        # Every byte of [first '{', end) is now a checked template byte, a digit of a parsed integer
+        # or a payload byte, and no template byte is a hex digit: the payloads are hex if and only if
+        # the region holds exactly as many hex digits as the payloads and integers together.
+        expected = int(hex_len.sum()) + int(seq_len.sum()) + int(qsl_len.sum()) + tc_digits
+        if _count_hex(np.frombuffer(buf, np.uint8), int(opens[0]), end) != expected:
+            return None
+    return _Entries(seq, qsl, hex_start, hex_len, tc)
+
+
+_TAIL_INNER = int.from_bytes(b'" },\n', "little")
+_TAIL_LAST = int.from_bytes(b'" }', "little")
+
+
+def _tails_in_window(c: np.ndarray, hex_len: int) -> bool:
+    """Payloads of one short length: check '" },\n' (last entry: '" }') in the payload window."""
+    at = 16 + hex_len  # where the closing quote sits in the window at E2 - 4
+    lane, shift = divmod(at, 8)
+    word = c[lane] >> np.uint64(8 * shift)
+    if shift and lane < 3:
+        word |= c[lane + 1] << np.uint64(64 - 8 * shift)
+    if not ((word[:-1] & np.uint64(0xFFFFFFFFFF)) == _TAIL_INNER).all():
+        return False
+    return int(word[-1]) & 0xFFFFFF == _TAIL_LAST
+
+
+def _token_counts(
+    gather: _Gather, close: np.ndarray, d0: np.ndarray, d1: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """Variant b entries: (offset of the '"' ending the payload, token counts, total digits)."""
+    # The digits of T end just before ' }': count them down from close - 2 in bytes close-9..close-2.
+    tail = (d0 >> _B32) | (d1 << _B32)
+    tc_len = _ctz8(_exact_digits(tail).byteswap() ^ _HI).view(np.int64)
+    if tc_len.min() < 1 or tc_len.max() > 7:
+        return None
+    key = close - 1 - tc_len - 19  # the '"' that ends the payload
+    e = gather(key - 5, 32)
+    if e is None:
+        return None
+    if not (((e[0] >> _B40) == _T_TOKEN[0]).all() and (e[1] == _T_TOKEN[1]).all() and (e[2] == _T_TOKEN[2]).all()):
+        return None
+    ints = _integers(e[3], np.zeros(e[3].size, dtype=np.uint64))
+    if ints is None or not np.array_equal(ints[0], tc_len):
+        return None
+    return key, ints[1], int(tc_len.sum())
+
+
+# --------------------------------------------------------------------------------------------------
 # Building the model
-
-
-def _hex_digests(datas: list[bytes], longest: int) -> bytes:
-    """Concatenated fingerprints of hex payloads (validated upper-case hex of even length)."""
-    if longest <= _DEDUP_MAX_HEX and len(datas) > 64 and len(set(datas[:1024])) * 2 < min(len(datas), 1024):
-        table = {h: _digest_of(_blake8(binascii.unhexlify(h))) for h in set(datas)}
-        return b"".join(map(table.__getitem__, datas))
-    return b"".join(map(_digest_of, map(_blake8, map(binascii.unhexlify, datas))))
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
@@ -298,6 +747,86 @@ def _distinct(values: np.ndarray) -> np.ndarray:
     return ordered[keep]
 
 
+def _distinct_count(values: np.ndarray) -> tuple[int, int, int]:
+    """(number of distinct values, min, max) of a non-empty int64 array of non-negative values."""
+    lo, hi = int(values.min()), int(values.max())
+    if hi - lo < 4 * values.size + 1024:  # dense: a bitmap is cheaper than a sort
+        seen = np.zeros(hi - lo + 1, dtype=bool)
+        seen[values - lo] = True
+        return int(np.count_nonzero(seen)), lo, hi
+    return int(_distinct(values).size), lo, hi
+
+
+_ENTRY_KEYS = ("seq_id", "qsl_idx", "data", "token_count")
+_group1 = operator.methodcaller("group", 1)
+_start1 = operator.methodcaller("start", 1)
+
+
+def _all_of_type(values: list[Any], kind: type) -> bool:
+    return not values or set(map(type, values)) == {kind}
+
+
+def _index_array(values: list[Any]) -> np.ndarray | None:
+    """int64 array of values that all pass ``_is_index``; else None."""
+    if not _all_of_type(values, int):  # type() is int excludes bool, None, float
+        return None
+    try:
+        array = np.array(values, dtype=np.int64)
+    except OverflowError:
+        return None
+    if array.size and int(array.min()) < 0:
+        return None
+    return array
+
+
+def _all_hex_strings(values: list[Any]) -> bool:
+    """Every value passes ``_is_hex``: a str of hex digits of even length."""
+    if not _all_of_type(values, str) or not _HEX.fullmatch("".join(values)):
+        return False
+    return not (np.fromiter(map(len, values), dtype=np.int64, count=len(values)) & 1).any()
+
+
+#: Regions at least this large try the numpy tier first (below, its fixed costs do not pay off).
+_NUMPY_MIN_BYTES = 8 << 10
+#: Tests set this so that an exception in the numpy tier fails them instead of falling back.
+_RAISE_FAST_PATH_ERRORS = False
+
+
+class _Column:
+    """An int64 array filled in place, grown by doubling, shrunk to its length when taken.
+
+    Cheaper in memory than keeping per-region arrays and joining them at the end: the capacity not
+    yet written is never touched, so the operating system does not back it with memory.
+    """
+
+    def __init__(self) -> None:
+        self.data = np.empty(0, dtype=np.int64)
+        self.n = 0
+
+    def reserve(self, total: int) -> None:
+        if total > self.data.size:
+            grown = np.empty(max(total, 2 * self.data.size, 1024), dtype=np.int64)
+            grown[: self.n] = self.data[: self.n]
+            self.data = grown
+
+    def extend(self, values: Any) -> None:
+        k = len(values)
+        self.reserve(self.n + k)
+        self.data[self.n : self.n + k] = values
+        self.n += k
+
+    def take(self) -> np.ndarray:
+        data, n = self.data, self.n
+        self.data, self.n = np.empty(0, dtype=np.int64), 0
+        if data.size == n:
+            return data
+        try:
+            data.resize(n, refcheck=False)  # realloc in place, no copy
+        except ValueError:  # pragma: no cover - the array always owns its memory
+            return data[:n].copy()
+        return data
+
+
 class _Builder:
     """Accumulates entries and structure state; reports problems through a capped sink."""
 
@@ -307,22 +836,28 @@ class _Builder:
         self.structure_ok = True
         self.closed = False
         self.code_counts: dict[str, int] = {}
-        # Fast-path chunks and careful-path lists, kept in file order.
-        self.seq_chunks: list[np.ndarray] = []
-        self.qsl_chunks: list[np.ndarray] = []
-        self.size_chunks: list[np.ndarray] = []
+        # Per-entry columns in file order; the careful tier collects lists first, flushed in order.
+        self.seq = _Column()
+        self.qsl = _Column()
+        self.sizes = _Column()
+        self.offsets = _Column()
+        self.lengths = _Column()
         # token_count per entry is only kept once a log has shown one (LLM logs); -1 where absent.
-        self.tc_chunks: list[np.ndarray] = []
-        self.committed = 0  # entries already moved into the chunk lists
-        self.digests = bytearray()
+        self.tc: _Column | None = None
+        #: File size, to size the columns from the density of the first large region.
+        self.size_hint = 0
         self.p_seq: list[int] = []
         self.p_qsl: list[int] = []
         self.p_size: list[int] = []
+        self.p_off: list[int] = []
+        self.p_len: list[int] = []
         self.p_tc: list[int] = []
         self.token_count_entries = 0
         self.token_data_entries = 0
         self.lowercase = 0
         self.bad_entries = 0
+        #: Maps offsets in the parsed text to offsets in the file (a truncated log with CRLF).
+        self.offset_map: Callable[[np.ndarray], np.ndarray] | None = None
 
     # problems -------------------------------------------------------------------------------------
 
@@ -339,67 +874,207 @@ class _Builder:
 
     # regions --------------------------------------------------------------------------------------
 
-    def region(self, buf: bytes, start: int, end: int, line: int) -> None:
-        """Read the entries of ``buf[start:end]`` (ends right after a ``}``), fast path first."""
-        if not self._fast(buf, start, end):
-            self._careful(buf, start, end, line)
+    def region(self, buf: bytes, start: int, end: int, line: int, base: int = 0, fast_paths: bool = True) -> int:
+        """Read the entries of ``buf[start:end]`` (ends right after a ``}``); return its newline count.
 
-    def _fast(self, buf: bytes, start: int, end: int) -> bool:
+        ``base`` is the file offset of ``buf[0]``. The tiers are tried in order; each either takes the
+        whole region or leaves it untouched for the next.
+        """
+        if fast_paths and end - start >= _NUMPY_MIN_BYTES:
+            try:
+                got = self._numpy(buf, start, end)
+            except Exception:  # a bug there must not cost the file: the other tiers read the region
+                if _RAISE_FAST_PATH_ERRORS:
+                    raise
+                got = None
+            if got is not None:
+                entries, newlines = got
+                if self.seq.n == 0 and self.size_hint > 2 * (end - start):
+                    self._reserve(int(entries.seq.size * self.size_hint / (end - start) * 1.05) + 1024)
+                tc = entries.token_count
+                present = 0 if tc is None else int(np.count_nonzero(tc >= 0))
+                offsets = entries.hex_start
+                offsets += base
+                self._commit(entries.seq, entries.qsl, entries.hex_len, offsets, tc, present)
+                return newlines
+        if not (fast_paths and (self._fast(buf, start, end, base) or self._bulk(buf, start, end, base))):
+            self._careful(buf, start, end, line, base)
+        return buf.count(b"\n", start, end)
+
+    def _first_gap_ok(self, gap: bytes) -> bool:
+        if self.state == _IN_ARRAY:
+            return _SEP_GAP.fullmatch(gap) is not None
+        return (_OPEN_GAP if self.state == _START else _SPACE_GAP).fullmatch(gap) is not None
+
+    def _numpy(self, buf: bytes, start: int, end: int) -> tuple[_Entries, int] | None:
+        """Tier 1 (nothing committed): the region's entries and newline count, or None."""
+        opens = _find_opens(buf, start, end)
+        if opens.size == 0:
+            return None
+        first = int(opens[0])
+        if not self._first_gap_ok(buf[start:first]):
+            return None
+        # In batches, so that the temporaries stay small enough for malloc to recycle them (a working
+        # set of tens of MB is handed back to the system after each region and faulted in again).
+        parts = []
+        n = opens.size
+        for i in range(0, n, _BATCH):
+            j = min(i + _BATCH, n)
+            stop = end if j == n else int(opens[j]) - 2
+            if j < n and buf[stop : stop + 2] != b",\n":
+                return None
+            got = _loadgen_entries(buf, opens[i:j], stop)
+            if got is None:
+                return None
+            parts.append(got)
+        if len(parts) > 1:
+            tcs = [p.token_count for p in parts]
+            if any(tc is not None for tc in tcs):
+                tc_all = np.concatenate([np.full(p.seq.size, -1, np.int64) if tc is None else tc
+                                         for p, tc in zip(parts, tcs, strict=True)])
+            else:
+                tc_all = None
+            got = _Entries(*(np.concatenate([getattr(p, f) for p in parts]) for f in _Entries._fields[:4]), tc_all)
+        else:
+            got = parts[0]
+        # Inside the region only the n - 1 gaps ",\n" hold newlines.
+        return got, buf.count(b"\n", start, first) + n - 1
+
+    def _commit(
+        self, seq: Any, qsl: Any, hex_len: np.ndarray, offsets: Any, tc: np.ndarray | None, tc_present: int,
+    ) -> None:
+        self._flush_careful()
+        self.state = _IN_ARRAY
+        self._append(seq, qsl, hex_len // 2, offsets, hex_len, tc if tc_present else None)
+        self.token_count_entries += tc_present
+
+    def _reserve(self, total: int) -> None:
+        for column in (self.seq, self.qsl, self.sizes, self.offsets, self.lengths):
+            column.reserve(total)
+
+    def _append(self, seq: Any, qsl: Any, sizes: Any, offsets: Any, lengths: Any, tc: Any) -> None:
+        n = len(seq)
+        if tc is not None and self.tc is None:
+            # The first token_count: -1 for the entries before it.
+            self.tc = _Column()
+            self.tc.extend(np.full(self.seq.n, -1, dtype=np.int64))
+        if self.tc is not None:
+            self.tc.extend(np.full(n, -1, dtype=np.int64) if tc is None else tc)
+        self.seq.extend(seq)
+        self.qsl.extend(qsl)
+        self.sizes.extend(sizes)
+        self.offsets.extend(offsets)
+        self.lengths.extend(lengths)
+
+    def _fast(self, buf: bytes, start: int, end: int, base: int) -> bool:
+        # A region whose first entry does not match is left at once: findall would retry from every
+        # byte, each time scanning to the next '{' (quadratic in the distance between entries).
+        if _FAST_ENTRY.match(buf, start, end) is None:
+            return False
         res = _FAST_ENTRY.findall(buf, start, end)
         n = len(res)
         # Every '{' must open a matched entry, otherwise something was skipped over (a stray '}'
         # would sit in a gap and fail the gap check).
         if n == 0 or n != buf.count(b"{", start, end):
             return False
-        gaps = list(map(_g0, res))
+        gaps = list(map(_g[0], res))
         if self.state != _IN_ARRAY:
-            first_gap = _OPEN_GAP if self.state == _START else _SPACE_GAP
-            if not first_gap.fullmatch(gaps[0]):
+            if not self._first_gap_ok(gaps[0]):
                 return False
             others = set(gaps[1:])
         else:
             others = set(gaps)
         if any(not _SEP_GAP.fullmatch(g) for g in others):
             return False
-        datas = list(map(_g3, res))
-        tds = list(map(_g4, res))
-        token_data_present = n - tds.count(b"")
+        datas = list(map(_g[4], res))
+        tds = [t[1:-1] for t in map(_g[6], res) if t]
         # Upper-case hex only (anything else, lower case included, takes the careful path).
         if b"".join(datas).translate(None, _UPPER_HEX_DIGITS):
             return False
-        if token_data_present and b"".join(tds).translate(None, _UPPER_HEX_DIGITS):
+        if tds and (b"".join(tds).translate(None, _UPPER_HEX_DIGITS) or any(len(t) & 1 for t in tds)):
             return False
         hex_lens = np.fromiter(map(len, datas), dtype=np.int64, count=n)
         if (hex_lens & 1).any():
             return False
-        tcs = list(map(_g5, res))
-        # Fast path accepted: commit.
-        self._flush_careful()
-        self.state = _IN_ARRAY
-        self.seq_chunks.append(np.fromiter(map(int, map(_g1, res)), dtype=np.int64, count=n))
-        self.qsl_chunks.append(np.fromiter(map(int, map(_g2, res)), dtype=np.int64, count=n))
-        self.size_chunks.append(hex_lens // 2)
+        # The matches tile the region from its start; the last must end at its end (a stray '}'
+        # after the last entry would otherwise go unseen).
+        gap_lens = np.fromiter(map(len, gaps), dtype=np.int64, count=n)
+        prefix_lens = np.fromiter(map(len, map(_g[1], res)), dtype=np.int64, count=n)
+        suffix_lens = np.fromiter(map(len, map(_g[5], res)), dtype=np.int64, count=n)
+        spans = gap_lens + prefix_lens + hex_lens + suffix_lens
+        ends = np.cumsum(spans)
+        if start + int(ends[-1]) != end:
+            return False
+        offsets = base + start + ends - spans + gap_lens + prefix_lens
+        tcs = list(map(_g[7], res))
         present = n - tcs.count(b"")
-        if present:
-            self._token_counts_start()
-            self.token_count_entries += present
-            self.tc_chunks.append(
-                np.fromiter((int(t) if t else -1 for t in tcs), dtype=np.int64, count=n)
-            )
-        elif self.tc_chunks:
-            self.tc_chunks.append(np.full(n, -1, dtype=np.int64))
-        self.committed += n
-        self.token_data_entries += token_data_present
-        self.digests += _hex_digests(datas, int(hex_lens.max()))
+        tc = np.fromiter((int(t) if t else -1 for t in tcs), dtype=np.int64, count=n) if present else None
+        self._commit(
+            np.fromiter(map(int, map(_g[2], res)), dtype=np.int64, count=n),
+            np.fromiter(map(int, map(_g[3], res)), dtype=np.int64, count=n),
+            hex_lens, offsets, tc, present,
+        )
+        self.token_data_entries += len(tds)
         return True
 
-    def _careful(self, buf: bytes, start: int, end: int, line: int) -> None:
+    def _bulk(self, buf: bytes, start: int, end: int, base: int) -> bool:
+        """Tier 3: the whole region as one JSON array, when every object in it is a valid entry.
+
+        For valid logs in other layouts (sorted keys, indented, other spacing): one ``json.loads`` in C
+        instead of one per entry. Anything the careful tier would report leaves the region to it.
+        """
+        opens = np.flatnonzero(np.frombuffer(buf, np.uint8, end - start, start) == 0x7B)
+        n = opens.size
+        # As many '}' as '{' and as many objects as '{': no nesting, no brace inside a string, so
+        # the k-th object is the one at the k-th '{', as the careful tier would cut them.
+        if n == 0 or buf.count(b"}", start, end) != n:
+            return False
+        opens += start
+        first = int(opens[0])
+        if not self._first_gap_ok(buf[start:first]):
+            return False
+        try:
+            objs = json.loads(b"[" + buf[first:end] + b"]")
+        except ValueError:  # UnicodeDecodeError included
+            return False
+        if len(objs) != n or not _all_of_type(objs, dict):
+            return False
+        # Whole-list checks with the careful tier's rules (_is_index, _is_hex), in C where possible.
+        seqs, qsls, datas, tcs = (list(map(dict.get, objs, itertools.repeat(k))) for k in _ENTRY_KEYS)
+        seq_arr, qsl_arr = _index_array(seqs), _index_array(qsls)
+        if seq_arr is None or qsl_arr is None or not _all_hex_strings(datas):
+            return False
+        present = n - tcs.count(None)
+        tc_arr = None
+        if present:
+            if _index_array([t for t in tcs if t is not None]) is None:
+                return False
+            tc_arr = np.array([-1 if t is None else t for t in tcs], dtype=np.int64)
+        with_td = [obj["token_data"] for obj in objs if "token_data" in obj]
+        if with_td and not _all_hex_strings(with_td):
+            return False
+        # The text of each payload: exactly one plain '"data": "HEX"' per object, holding the value
+        # json.loads kept (a key written with escapes or repeated leaves the region to the careful tier).
+        found = list(_DATA_TEXT.finditer(buf, first, end))
+        if len(found) != n or list(map(_group1, found)) != list(map(str.encode, datas)):
+            return False
+        starts = np.fromiter(map(_start1, found), dtype=np.int64, count=n)
+        if (starts < opens).any() or (starts[:-1] > opens[1:]).any():
+            return False
+        lengths = np.fromiter(map(len, datas), dtype=np.int64, count=n)
+        self._commit(seq_arr, qsl_arr, lengths, starts + base, tc_arr, present)
+        if _LOWER_HEX.search("".join(datas)):
+            self.lowercase += sum(1 for d in datas if _LOWER_HEX.search(d))
+        self.token_data_entries += len(with_td)
+        return True
+
+    def _careful(self, buf: bytes, start: int, end: int, line: int, base: int = 0) -> None:
         pos = start
         for m in _OBJECT.finditer(buf, start, end):
             s, e = m.span()
             self.gap(buf, pos, s, line)
             line += buf.count(b"\n", pos, s)
-            self.entry(m.group(), line)
+            self.entry(m.group(), line, base + s)
             line += buf.count(b"\n", s, e)
             pos = e
         if pos < end:  # a stray '}' (or an unterminated '{' before it) after the last entry
@@ -448,8 +1123,11 @@ class _Builder:
         else:
             self.problem("syntax", "unexpected text between entries", where, expected=expected, found=found)
 
-    def entry(self, raw: bytes, line: int) -> None:
-        """Careful path: one object read with ``json.loads`` and checked key by key."""
+    def entry(self, raw: bytes, line: int, offset: int = 0) -> None:
+        """Careful path: one object read with ``json.loads`` and checked key by key.
+
+        ``offset`` is the file offset of ``raw``, to locate the text of the payload.
+        """
         try:
             obj = json.loads(raw)
         except ValueError as exc:  # UnicodeDecodeError included: JSON text must be UTF-8
@@ -493,12 +1171,16 @@ class _Builder:
             return
         if _LOWER_HEX.search(data):
             self.lowercase += 1
-        payload = bytes.fromhex(data)
+        try:
+            span_start, span_end = _data_span(raw, data)
+        except (ValueError, IndexError):  # pragma: no cover - raw is valid JSON; never seen
+            span_start, span_end = -1 - offset, -1 - offset  # offset -1: payload() will say so
         self.state = _IN_ARRAY
         self.p_seq.append(seq)
         self.p_qsl.append(qsl)
-        self.p_size.append(len(payload))
-        self.digests += payload_digest(payload)
+        self.p_size.append(len(data) // 2)
+        self.p_off.append(offset + span_start)
+        self.p_len.append(span_end - span_start)
         tc = obj.get("token_count")
         if _is_index(tc):
             self.p_tc.append(tc)
@@ -516,19 +1198,11 @@ class _Builder:
 
     def _flush_careful(self) -> None:
         if self.p_seq:
-            self.seq_chunks.append(np.array(self.p_seq, dtype=np.int64))
-            self.qsl_chunks.append(np.array(self.p_qsl, dtype=np.int64))
-            self.size_chunks.append(np.array(self.p_size, dtype=np.int64))
-            if self.tc_chunks or self.token_count_entries:
-                self._token_counts_start()
-                self.tc_chunks.append(np.array(self.p_tc, dtype=np.int64))
-            self.committed += len(self.p_seq)
+            has_tc = self.tc is not None or any(t >= 0 for t in self.p_tc)
+            self._append(self.p_seq, self.p_qsl, self.p_size, self.p_off, self.p_len,
+                         np.array(self.p_tc, dtype=np.int64) if has_tc else None)
             self.p_seq, self.p_qsl, self.p_size, self.p_tc = [], [], [], []
-
-    def _token_counts_start(self) -> None:
-        """On the first token_count, back-fill -1 for the entries already committed."""
-        if not self.tc_chunks and self.committed:
-            self.tc_chunks.append(np.full(self.committed, -1, dtype=np.int64))
+            self.p_off, self.p_len = [], []
 
     def overflow(self, buf: bytes, brace: int, line: int) -> None:
         """Called by the splitter when text without a ``}`` outgrows the entry limit."""
@@ -600,16 +1274,27 @@ class _Builder:
 
     # result ---------------------------------------------------------------------------------------
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def arrays(self) -> dict[str, np.ndarray | None]:
+        """The per-entry arrays (taken from the columns, which are left empty)."""
         self._flush_careful()
-
-        def cat(chunks: list[np.ndarray]) -> np.ndarray:
-            return np.concatenate(chunks) if chunks else np.zeros(0, np.int64)
-
-        return cat(self.seq_chunks), cat(self.qsl_chunks), cat(self.size_chunks), cat(self.tc_chunks)
+        out: dict[str, np.ndarray | None] = {
+            "seq_id": self.seq.take(),
+            "qsl_idx": self.qsl.take(),
+            "payload_sizes": self.sizes.take(),
+            "payload_offsets": self.offsets.take(),
+            "payload_lengths": self.lengths.take(),
+            "token_count": self.tc.take() if self.tc is not None and self.token_count_entries else None,
+        }
+        offsets, lengths = out["payload_offsets"], out["payload_lengths"]
+        if self.offset_map is not None and offsets is not None and lengths is not None and offsets.size:
+            ends = self.offset_map(offsets + lengths)
+            out["payload_offsets"] = self.offset_map(offsets)
+            out["payload_lengths"] = ends - out["payload_offsets"]
+        return out
 
     def build(self, size: int, sha256: str, line_count: int, **extra: Any) -> AccuracyLog:
-        seq, qsl, sizes, tcs = self.arrays()
+        arrays = self.arrays()
+        seq, qsl, sizes = arrays["seq_id"], arrays["qsl_idx"], arrays["payload_sizes"]
         n = int(qsl.size)
         fields: dict[str, Any] = {
             "size": size,
@@ -620,31 +1305,69 @@ class _Builder:
             "lowercase_hex_entries": self.lowercase,
             "token_count_entries": self.token_count_entries,
             "token_data_entries": self.token_data_entries,
-            "seq_id": seq,
-            "qsl_idx": qsl,
-            "payload_sizes": sizes,
-            "token_count": tcs if self.token_count_entries else None,
-            "payload_digests": bytes(self.digests),
+            **arrays,
         }
         if n:
-            unique_qsl = _distinct(qsl)
-            distinct_sizes = _distinct(sizes)
+            unique_qsl, min_qsl, max_qsl = _distinct_count(qsl)
+            unique_seq, min_seq, max_seq = _distinct_count(seq)
+            lo, hi = int(sizes.min()), int(sizes.max())
+            distinct_sizes = [lo] if lo == hi else _distinct(sizes).tolist()
             fields.update(
-                unique_qsl_count=int(unique_qsl.size),
-                duplicate_qsl_count=n - int(unique_qsl.size),
-                duplicate_seq_count=n - int(_distinct(seq).size),
-                min_qsl_idx=int(unique_qsl[0]),
-                max_qsl_idx=int(unique_qsl[-1]),
-                min_seq_id=int(seq.min()),
-                max_seq_id=int(seq.max()),
-                payload_sizes_distinct=[int(v) for v in distinct_sizes[:DISTINCT_SIZES_KEPT]],
-                payload_sizes_distinct_count=int(distinct_sizes.size),
-                min_payload_bytes=int(distinct_sizes[0]),
-                max_payload_bytes=int(distinct_sizes[-1]),
+                unique_qsl_count=unique_qsl,
+                duplicate_qsl_count=n - unique_qsl,
+                duplicate_seq_count=n - unique_seq,
+                min_qsl_idx=min_qsl,
+                max_qsl_idx=max_qsl,
+                min_seq_id=min_seq,
+                max_seq_id=max_seq,
+                payload_sizes_distinct=distinct_sizes[:DISTINCT_SIZES_KEPT],
+                payload_sizes_distinct_count=len(distinct_sizes),
+                min_payload_bytes=lo,
+                max_payload_bytes=hi,
                 total_payload_bytes=int(sizes.sum()),
             )
         fields.update(extra)
         return AccuracyLog(**fields)
+
+
+def _data_span(raw: bytes, data: str) -> tuple[int, int]:
+    """Where, in the raw object text, the value json.loads read as ``data`` is written (quotes excluded).
+
+    Nearly always found by one regular expression; a key or value written with escapes, or a
+    repeated key, falls back to walking the object with the json module's own string scanner.
+    """
+    found = None
+    for m in _DATA_TEXT.finditer(raw):
+        found = m
+    if found is not None and found.group(1) == data.encode():
+        return found.span(1)
+    text = raw.decode("utf-8", "surrogatepass")  # json.loads accepted raw, so this decodes
+    span = _string_spans(text).get("data")
+    if span is None:  # pragma: no cover - json.loads found a string "data" value
+        return 0, 0
+    start = len(text[: span[0]].encode("utf-8", "surrogatepass"))
+    return start, start + len(text[span[0] : span[1]].encode("utf-8", "surrogatepass"))
+
+
+def _string_spans(text: str) -> dict[str, tuple[int, int]]:
+    """key → (start, end) of its string value in a flat JSON object known to be valid (last key wins)."""
+    spans: dict[str, tuple[int, int]] = {}
+    decoder = json.JSONDecoder()
+    pos = _JSON_WS.match(text, text.index("{") + 1).end()
+    while text[pos] != "}":
+        key, pos = scanstring(text, pos + 1)
+        pos = _JSON_WS.match(text, pos).end() + 1  # the ':'
+        pos = _JSON_WS.match(text, pos).end()
+        if text[pos] == '"':
+            _, end = scanstring(text, pos + 1)
+            spans[key] = (pos + 1, end - 1)
+        else:
+            _, end = decoder.raw_decode(text, pos)
+            spans.pop(key, None)
+        pos = _JSON_WS.match(text, end).end()
+        if text[pos] == ",":
+            pos = _JSON_WS.match(text, pos + 1).end()
+    return spans
 
 
 # --------------------------------------------------------------------------------------------------
@@ -710,137 +1433,190 @@ def parse_accuracy_log(
     *,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     max_entry_bytes: int = DEFAULT_MAX_ENTRY_BYTES,
+    fast_paths: bool = True,
 ) -> ParseResult[AccuracyLog]:
-    """Read one accuracy log in a single bounded-memory pass (hash + entries). Never raises."""
+    """Read one accuracy log in a single bounded-memory pass (hash + entries). Never raises.
+
+    ``fast_paths=False`` reads every entry with ``json.loads`` (the careful tier): slower, and the
+    same model and problems; it exists to cross-check the fast tiers.
+    """
     shown = display_path(path, root)
     sink = ProblemSink(shown)
     result = ParseResult[AccuracyLog](kind=KIND, path=shown)
-    if path.is_dir():
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None
+    if st is not None and stat.S_ISDIR(st.st_mode):
         sink.add("not_a_file", "a directory where the accuracy log should be", expected="a file")
         result.problems = sink.finish()
         return result
-    size = file_size(path)
-    if size is None:
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        # A FIFO or a device would block or never end: not opened.
+        sink.add("not_a_file", "not a regular file (a FIFO, socket or device) where the accuracy log should be",
+                 expected="a file")
+        result.problems = sink.finish()
+        return result
+    if st is None:
         sink.add("missing", "the accuracy log does not exist or cannot be read")
         result.problems = sink.finish()
         return result
     try:
-        result.model = _parse(path, size, sink, chunk_bytes, max_entry_bytes)
+        result.model = _parse(path, sink, max(chunk_bytes, 1), max_entry_bytes, fast_paths)
     except OSError as exc:
         sink.add("unreadable", f"read error: {exc.strerror or exc}")
     result.problems = sink.finish()
     return result
 
 
-def _read_chunks(path: Path, chunk_bytes: int) -> Iterator[bytes]:
-    with open(path, "rb") as handle:
+def _read_chunks(handle: Any, chunk_bytes: int) -> Iterator[bytes]:
+    while True:
+        chunk = handle.read(chunk_bytes)
+        if not chunk:
+            return
+        yield chunk
+
+
+_WORKER: tuple[int, ThreadPoolExecutor] | None = None
+_WORKER_LOCK = threading.Lock()
+#: Files at least this large are read and hashed in the worker thread, ahead of the parser.
+_THREAD_MIN_BYTES = 1 << 20
+
+
+def _worker() -> ThreadPoolExecutor:
+    """One shared reading/hashing thread per process (re-created after a fork, which drops threads)."""
+    global _WORKER
+    with _WORKER_LOCK:
+        if _WORKER is None or _WORKER[0] != os.getpid():
+            _WORKER = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="accuracy-log-reader"))
+        return _WORKER[1]
+
+
+def _hashed_chunks(handle: Any, size: int, chunk_bytes: int, sha: Any) -> Iterator[bytes]:
+    """The file's chunks, each fed to ``sha``.
+
+    For large files a worker thread reads the next chunk and hashes the current one while the parser
+    works on it (file reads and hashlib release the GIL). The single worker runs its tasks in order,
+    so the hash sees the chunks in file order; at most three chunks are alive at once.
+    """
+    if size < _THREAD_MIN_BYTES:
+        for chunk in _read_chunks(handle, chunk_bytes):
+            sha.update(chunk)
+            yield chunk
+        return
+    pool = _worker()
+    reading = pool.submit(handle.read, chunk_bytes)
+    hashing: collections.deque[Future[None]] = collections.deque()
+    try:
         while True:
-            chunk = handle.read(chunk_bytes)
+            chunk = reading.result()
             if not chunk:
                 return
+            hashing.append(pool.submit(sha.update, chunk))
+            reading = pool.submit(handle.read, chunk_bytes)
+            while len(hashing) > 1:
+                hashing.popleft().result()
             yield chunk
-
-
-class _Hasher:
-    """SHA-256 of the file, fed from one worker thread when the file is large.
-
-    hashlib releases the GIL on large buffers, so hashing a chunk overlaps parsing the previous one
-    (a single worker keeps the order). At most two chunks wait, so memory stays bounded.
-    """
-
-    THREAD_MIN_BYTES = 32 << 20
-
-    def __init__(self, size: int) -> None:
-        self.sha = hashlib.sha256()
-        self.pool = ThreadPoolExecutor(1, thread_name_prefix="sha256") if size >= self.THREAD_MIN_BYTES else None
-        self.waiting: collections.deque[Future[None]] = collections.deque()
-
-    def update(self, data: bytes) -> None:
-        if self.pool is None:
-            self.sha.update(data)
-            return
-        while len(self.waiting) >= 2:
-            self.waiting.popleft().result()
-        self.waiting.append(self.pool.submit(self.sha.update, data))
-
-    def hexdigest(self) -> str:
-        self.close()
-        return self.sha.hexdigest()
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True)
-            self.pool = None
-            self.waiting.clear()
-
-
-def _parse(path: Path, size: int, sink: ProblemSink, chunk_bytes: int, max_entry_bytes: int) -> AccuracyLog:
-    sha = _Hasher(size)
-    try:
-        return _parse_hashing(path, size, sink, chunk_bytes, max_entry_bytes, sha)
     finally:
-        sha.close()
+        # Every task done before the caller reads the digest or closes the file (also on early exit).
+        reading.exception()
+        for task in hashing:
+            task.result()
+
+
+def _parse(path: Path, sink: ProblemSink, chunk_bytes: int, max_entry_bytes: int, fast_paths: bool) -> AccuracyLog:
+    with open(path, "rb") as handle:
+        st = os.fstat(handle.fileno())
+        model, raw = _parse_hashing(handle, st.st_size, sink, chunk_bytes, max_entry_bytes, fast_paths)
+    if raw is not None:
+        model._source = raw
+    else:
+        model._source = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+    return model
 
 
 def _parse_hashing(
-    path: Path, size: int, sink: ProblemSink, chunk_bytes: int, max_entry_bytes: int, sha: _Hasher
-) -> AccuracyLog:
+    handle: Any, size: int, sink: ProblemSink, chunk_bytes: int, max_entry_bytes: int, fast_paths: bool
+) -> tuple[AccuracyLog, bytes | None]:
+    """The model, and the file's bytes when it was small enough to be read whole."""
     builder = _Builder(sink)
-    if size == 0:
+    builder.size_hint = size
+    sha = hashlib.sha256()
+    raw: bytes | None = None
+    if size <= _TRUNCATED_MAX_BYTES:
+        raw = handle.read()
+        head = raw[:4096]
+    else:
+        head = handle.read(4096)
+        handle.seek(0)
+    if not raw and size <= _TRUNCATED_MAX_BYTES:
         sink.add("empty", "the accuracy log is empty", expected="a JSON array")
-        return builder.build(0, sha.hexdigest(), 0)
-    if looks_binary(read_head(path)):
+        return builder.build(0, sha.hexdigest(), 0), b""
+    if looks_binary(head):
         sink.add("binary", "the accuracy log is binary, not JSON text", line=1)
         newlines = 0
         last = b"\n"
-        for chunk in _read_chunks(path, chunk_bytes):
-            sha.update(chunk)
+        for chunk in [raw] if raw is not None else _hashed_chunks(handle, size, chunk_bytes, sha):
+            if raw is not None:
+                sha.update(chunk)
             newlines += chunk.count(b"\n")
             last = chunk[-1:]
-        return builder.build(size, sha.hexdigest(), newlines + (0 if last == b"\n" else 1))
+        return builder.build(size, sha.hexdigest(), newlines + (0 if last == b"\n" else 1)), raw
 
-    if size <= _TRUNCATED_MAX_BYTES:
-        raw = path.read_bytes()
+    if raw is not None:
+        sha.update(raw)
         trunc = _truncation_shape(raw, sink)
         if trunc is not None:
-            sha.update(raw)
-            return _parse_truncated(trunc, builder, len(raw), sha.hexdigest(), raw)
+            return _parse_truncated(trunc, builder, len(raw), sha.hexdigest(), raw, fast_paths), raw
         chunks: Iterator[bytes] = iter([raw])
     else:
-        chunks = _read_chunks(path, chunk_bytes)
+        chunks = _hashed_chunks(handle, size, chunk_bytes, sha)
 
     splitter = _Splitter(max_entry_bytes, builder.overflow)
     total = 0
     last = b"\n"
     for chunk in chunks:
-        sha.update(chunk)
         total += len(chunk)
         last = chunk[-1:]
-        for buf, start, end, line in splitter.push(chunk):
-            builder.region(buf, start, end, line)
+        for buf, start, end, base in splitter.push(chunk):
+            splitter.line += builder.region(buf, start, end, splitter.line, base, fast_paths)
     rest, line = splitter.rest()
     builder.end(rest, line, splitter.skipping, splitter.skip_line)
     builder.finish_problems()
     complete = builder.closed and builder.structure_ok
-    return builder.build(
+    model = builder.build(
         total,
         sha.hexdigest(),
         line - 1 + rest.count(b"\n") + (0 if last == b"\n" else 1),
         complete_json=complete,
         partial=not complete,
     )
+    return model, raw
 
 
-def _parse_truncated(trunc: _Truncation, builder: _Builder, size: int, sha256: str, raw: bytes) -> AccuracyLog:
+def _crlf_offset_map(raw: bytes, text: bytes) -> Callable[[np.ndarray], np.ndarray] | None:
+    """Offsets in ``text`` (``raw`` with CRLF made LF) → offsets in ``raw``; None when they agree."""
+    if len(raw) == len(text):
+        return None
+    crlf = np.array([m.start() for m in re.finditer(rb"\r\n", raw)], dtype=np.int64)
+    # The k-th removed '\r' stood just before what is now text[crlf[k] - k] (its '\n').
+    newlines = crlf - np.arange(crlf.size, dtype=np.int64)
+    return lambda offsets: offsets + np.searchsorted(newlines, offsets, side="right")
+
+
+def _parse_truncated(
+    trunc: _Truncation, builder: _Builder, size: int, sha256: str, raw: bytes, fast_paths: bool = True
+) -> AccuracyLog:
     head, tail, tail_start = _truncated_regions(trunc)
     text = trunc.text
+    builder.offset_map = _crlf_offset_map(raw, text)
     if head is not None:
-        builder.region(text, *head)
+        builder.region(text, *head, fast_paths=fast_paths)
     # The tail starts mid-entry: whatever precedes its first '{' is the end of a cut entry.
     builder.state = _RESUME
     if tail is not None:
         start, end, line = tail
-        builder.region(text, start, end, line)
+        builder.region(text, start, end, line, fast_paths=fast_paths)
         rest_start = end
     else:
         rest_start = tail_start
@@ -928,23 +1704,27 @@ def iter_entries(
     if not size:
         return
     try:
-        if looks_binary(read_head(path)):
-            return
-        if size <= _TRUNCATED_MAX_BYTES:
-            raw = path.read_bytes()
-            trunc = _truncation_shape(raw, None)
-            if trunc is not None:
-                head, tail, _ = _truncated_regions(trunc)
-                for region in (head, tail):
-                    if region is not None:
-                        yield from _entries_in(trunc.text, *region)
+        with open(path, "rb") as handle:
+            if looks_binary(handle.read(4096)):
                 return
-            chunks: Iterator[bytes] = iter([raw])
-        else:
-            chunks = _read_chunks(path, chunk_bytes)
-        splitter = _Splitter(max_entry_bytes)
-        for chunk in chunks:
-            for buf, start, end, line in splitter.push(chunk):
-                yield from _entries_in(buf, start, end, line)
+            handle.seek(0)
+            if size <= _TRUNCATED_MAX_BYTES:
+                raw = handle.read()
+                trunc = _truncation_shape(raw, None)
+                if trunc is not None:
+                    head, tail, _ = _truncated_regions(trunc)
+                    for region in (head, tail):
+                        if region is not None:
+                            yield from _entries_in(trunc.text, *region)
+                    return
+                chunks: Iterator[bytes] = iter([raw])
+            else:
+                chunks = _read_chunks(handle, chunk_bytes)
+            splitter = _Splitter(max_entry_bytes)
+            for chunk in chunks:
+                for buf, start, end, _ in splitter.push(chunk):
+                    line = splitter.line
+                    splitter.line += buf.count(b"\n", start, end)
+                    yield from _entries_in(buf, start, end, line)
     except OSError:
         return
