@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from checker.discover import discover
+from checker.discover import discover, inside_tree
 from checker.engine.evidence import Evidence
 from checker.engine.roundsel import detect_round
 from checker.engine.rulepack import PackError, known_rounds, load_pack
@@ -80,7 +80,8 @@ def run_check(
     except PackError as exc:
         raise LookupError(str(exc)) from exc
     tree_file = path / TREE_FILE
-    if tree_waivers and tree_file.is_file():
+    # a mlperf-audit.toml that links out of the tree is not read (discovery reports the link, S002)
+    if tree_waivers and tree_file.is_file() and inside_tree(path, tree_file):
         found, problems = read_waiver_file(tree_file, source=TREE_FILE, known_rules=known_rules, tree_path=TREE_FILE)
         waivers.extend(found)
         for problem in problems:

@@ -109,6 +109,16 @@ def _inside(root: Path, target: Path) -> bool:
     return True
 
 
+def inside_tree(root: Path, path: Path) -> bool:
+    """True when ``path``, with every symlink on the way followed, stays inside ``root``.
+
+    The one test every reader of tree files applies before opening one: a symlink that leaves the
+    tree is evidence the reviewer cannot see, and following it could read anything on the machine
+    (a device, a FIFO that blocks forever, someone else's files). Broken links and loops are False.
+    """
+    return _inside(root, path)
+
+
 def list_dir(tree: Tree, path: Path, scope: Scope) -> list[os.DirEntry[str]]:
     """Entries of a folder, sorted by name; symlinks leaving the tree are reported and left out."""
     try:
@@ -158,7 +168,47 @@ def discover(root: Path, results_dir: str = "results", submitter: str | None = N
             if submitter is not None and entry.name != submitter:
                 continue
             tree.submissions.append(_submission(tree, division, entry.name, Path(entry.path), results_dir))
+    for submission in tree.submissions:
+        _sweep_links(tree, submission)
     return tree
+
+
+def _sweep_links(tree: Tree, sub: Submission) -> None:
+    """Report every symlink below a submitter folder that leaves the tree or points nowhere.
+
+    The layout walk above only lists the folders down to the scenario; links further down (a log
+    file, a run folder, a measurements file) are found here, so that each is reported once and no
+    reader follows it (see :func:`inside_tree`). Symlinked folders are not descended into.
+    """
+    seen = {oddity.path for oddity in tree.oddities}
+    for folder, dirs, files in os.walk(sub.path, followlinks=False):
+        for name in sorted([*dirs, *files]):
+            path = Path(folder) / name
+            try:
+                if not path.is_symlink():
+                    continue
+                broken = not path.exists()
+            except OSError:
+                continue
+            rel = tree.rel(path)
+            if rel in seen:
+                continue
+            scope = _scope_of(sub, rel)
+            if broken:
+                tree.oddities.append(Oddity("broken_symlink", rel, scope, "points nowhere (or is a loop)"))
+            elif not _inside(tree.root, path):
+                tree.oddities.append(Oddity("symlink_outside", rel, scope, "points outside the tree; not followed"))
+        dirs.sort()
+
+
+def _scope_of(sub: Submission, rel: str) -> Scope:
+    """The narrowest scope of a path below a submitter folder (``<part>/<system>/<benchmark>/<scenario>``)."""
+    parts = rel.split("/")[2:]
+    if len(parts) < 2 or parts[0] not in ("results", "measurements", "compliance", "audit"):
+        return sub.scope
+    system, benchmark, scenario = (parts[1:4] + [None, None, None])[:3]
+    return Scope(division=sub.division, submitter=sub.submitter, system=system, benchmark=benchmark,
+                 scenario=scenario)
 
 
 def _submission(tree: Tree, division: str, name: str, path: Path, results_dir: str) -> Submission:

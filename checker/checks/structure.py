@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from checker.engine.context import Context
 from checker.engine.registry import Violation, rule
 from checker.findings import Scope, Severity
 
+_RUN_NUMBER = re.compile(r"^run_?(\d+)$")
 LAYOUT_SECTION = "Submission rules, directory structure (results/<system>/<benchmark>/<scenario>/…)"
 
 
@@ -226,7 +228,7 @@ def unknown_scenario(ctx: Context) -> Iterator[Violation]:
     title="Performance run missing",
     scope="result",
     what="A result has fewer performance run folders (performance/run_N) than the round requires "
-    "(one; five for Server in v0.5 and v0.7).",
+    "(one; five for Server in v0.5 and v0.7), or lacks run_1 while later runs are present.",
     why="The performance result must be backed by the LoadGen runs the rules ask for.",
     section="Inference rules: scenarios, number of runs",
     fix="Add the missing performance/run_N folders with their LoadGen logs.",
@@ -243,6 +245,18 @@ def performance_runs(ctx: Context) -> Iterator[Violation]:
         yield Violation(
             f"{len(runs)} performance run(s) found, the round requires {expected}",
             path=ctx.rel(unit.path / "performance"),
+            expected=", ".join(f"run_{i}" for i in range(1, expected + 1)),
+            found=present,
+        )
+        return
+    first = _RUN_NUMBER.match(runs[0].name) if runs else None
+    if first is not None and int(first.group(1)) > 1:
+        # run_2 alone is not the run the rules ask for: the counted run is run_1, and a later run
+        # standing in for it usually means the submitted run was lost (or picked) when copying
+        present = ", ".join(run.name for run in runs)
+        yield Violation(
+            f"performance/run_1 missing; the other run(s) ({present}) do not replace it",
+            path=ctx.rel(unit.path / "performance" / "run_1"),
             expected=", ".join(f"run_{i}" for i in range(1, expected + 1)),
             found=present,
         )

@@ -3,7 +3,8 @@
 Checks ask the :class:`Evidence` for a file's model; the first request parses it and remembers the
 scope that asked, so that the file's parse problems are reported once (rules S004/S005) against the
 result or system the file belongs to. A file that does not exist is simply ``None``: whether that
-matters is a structure rule's business.
+matters is a structure rule's business. A file reached through a symlink that leaves the tree is
+never opened (an S004 finding says it was not followed).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from checker.discover import inside_tree
 from checker.findings import Scope
-from checker.parse.base import ParseResult
+from checker.parse.base import ParseProblem, ParseResult
 from checker.parse.kinds import parser_for
 
 if TYPE_CHECKING:
@@ -69,6 +71,8 @@ class Evidence:
     def read(self, path: Path, kind: str) -> ParseResult:
         """Parse an existing file without recording it (no scope, no S004/S005): from the disk
         cache when its fingerprint still matches, else with the kind's parser."""
+        if not inside_tree(self.root, path):
+            return _not_followed(path, kind, self.rel(path))
         if self.disk is None:
             self.parser_calls += 1
             return parser_for(kind)(path, root=self.root)
@@ -87,3 +91,16 @@ class Evidence:
         """Forget every parsed file (the report's extras have been read)."""
         self._cache.clear()
         self.donated.clear()
+
+
+def _not_followed(path: Path, kind: str, shown: str) -> ParseResult:
+    """A file whose path leaves the tree through a symlink is never opened: it becomes an unusable
+    file (rule S004) that says so, instead of evidence read from somewhere the reviewer cannot see."""
+    try:
+        target = str(path.resolve())
+    except (OSError, RuntimeError):
+        target = "?"
+    problem = ParseProblem(path=shown, code="symlink_outside", expected="a file inside the checked tree",
+                           found=f"symlink to {target}",
+                           message="symlink pointing outside the tree; not followed, so the file was not read")
+    return ParseResult(kind=kind, path=shown, model=None, problems=[problem])

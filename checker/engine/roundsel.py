@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from checker.discover import Tree
+from checker.discover import Tree, inside_tree
 from checker.engine.evidence import Evidence
 from checker.engine.rulepack import PackError, known_rounds, load_pack
 from checker.parse.loadgen_detail import parse_detail
@@ -37,7 +37,7 @@ def _sample_details(tree: Tree, evidence: Evidence | None = None) -> list:
         perf = unit.path / "performance"
         for name in ("run_1", "run1", "."):
             path = (perf / name / "mlperf_log_detail.txt") if name != "." else perf / "mlperf_log_detail.txt"
-            if path.is_file():
+            if path.is_file() and inside_tree(tree.root, path):  # never follow a link out
                 if evidence is not None:
                     result = evidence.read(path, "loadgen_detail")
                     evidence.donated[(path, "loadgen_detail")] = result

@@ -8,6 +8,7 @@ the file and line, so that the engine can turn each problem into a finding that 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,6 +156,10 @@ def iter_lines(
             found=f"{size} bytes",
         )
 
+    odd = not_regular(path)
+    if odd is not None:
+        sink.add("not_a_file", f"not a regular file ({odd}); not read", expected="a file", found=odd)
+        return
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed in finally, generator
     except OSError as exc:
@@ -214,7 +219,8 @@ def read_small_text(path: Path, sink: ProblemSink, limit: int) -> str | None:
     """The whole file as text when it is at most ``limit`` bytes (so no line can be too long),
     else None and the caller streams it. Undecodable bytes are replaced and reported once."""
     try:
-        if os.stat(path).st_size > limit:
+        info = os.stat(path)
+        if info.st_size > limit or not stat.S_ISREG(info.st_mode):
             return None
         with open(path, "rb") as handle:
             data = handle.read(limit + 1)
@@ -255,7 +261,29 @@ def looks_binary(sample: bytes) -> bool:
     return controls > max(8, len(sample) // 20)
 
 
+def not_regular(path: Path) -> str | None:
+    """What ``path`` is when it exists but is not a regular file (``directory``, ``FIFO``, ``device``,
+    ``socket``), else None (a missing or unstatable path fails at open and is reported there).
+    Checked before every open: opening a FIFO blocks until someone writes to it, and reading a
+    device may never end, so such a path in a tree must not hang the checker."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "directory"
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "device"
+
+
 def read_head(path: Path, size: int = 4096) -> bytes:
+    if not_regular(path) is not None:
+        return b""
     try:
         with open(path, "rb") as handle:
             return handle.read(size)

@@ -13,6 +13,7 @@ occurred), and the errors and warnings LoadGen logged (capped, with exact totals
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass
@@ -38,6 +39,15 @@ from checker.parse.loadgen_summary import canonical_mode, canonical_scenario
 KIND = "loadgen_detail"
 MAX_KEYS = 20_000
 MAX_MESSAGES = 500
+#: What one log may make the parser hold, whatever the file holds: the values of its keys (LoadGen's
+#: own logs keep under 2 MB, the loaded sample set included), each message's text, the multi-line
+#: records of the 2019 format and the SHA-1 table. Beyond these the rest is reported, not kept, so a
+#: GB-sized or hostile log is checked in bounded memory.
+MAX_KEPT_BYTES = 48 * 1024 * 1024
+SMALL_VALUE_BYTES = 1024  # always kept (MAX_KEYS of them at most)
+MAX_MESSAGE_CHARS = 2000
+MAX_MULTILINE_CHARS = 1024 * 1024
+MAX_SHA1_ENTRIES = 10_000
 
 _TEXT_RECORD = re.compile(r'^"pid": (\d+), "tid": (\d+), "ts": (-?\d+)ns : ?(.*)$')
 _SHA1_LINE = re.compile(r"^([0-9a-f]{40})\s+(\S.*)$")
@@ -54,6 +64,10 @@ _TEXT_RECORD_M = re.compile(r'^"pid": (-?\d+), "tid": (\d+), "ts": (-?\d+)ns : ?
 _SIMPLE_VALUE = re.compile(r'^(?:(-?\d+)|(-?\d+\.\d*(?:[eE][-+]?\d+)?|-?\d+[eE][-+]?\d+)|"([^"\\]*)"|(true|false|null))$')
 _CONSTANTS = {"true": True, "false": False, "null": None}
 _LAZY_KEYS = {"loaded_qsl_set"}
+#: Keys LoadGen writes once per run (settings and results). Others repeat legitimately: messages,
+#: and the sample-set, query-generation, logger and power records of runs with several phases.
+_ONCE_PREFIXES = ("effective_", "requested_", "result_", "loadgen_version", "test_datetime", "sut_name",
+                  "qsl_name", "qsl_reported_")
 
 # 2019 text keys outside the settings blocks → MLLOG key names.
 _TEXT_KEYS = {
@@ -289,20 +303,39 @@ class _Reader:
         self.file_sha1: dict[str, str] = {}
         self.file_sha1_line: int | None = None
         self.keys_overflow = False
+        self.kept_bytes = 0
+        self.values_dropped = 0
 
-    def store(self, key: str, value: Any, line: int, sink: ProblemSink) -> None:
+    def store(self, key: str, value: Any, line: int, sink: ProblemSink, size: int | None = None) -> None:
+        """Keep the first value of ``key``; ``size`` is the length of its text in the file."""
         entry = self.entries.get(key)
         if entry is not None:
             entry.count += 1
+            if entry.value != value and key.startswith(_ONCE_PREFIXES):
+                sink.add("repeated_key", f"'{key}' logged again with another value (first on line {entry.line}); "
+                         "LoadGen logs it once per run, so logs of two runs were mixed or the file was edited",
+                         line=line, expected=f"{shorten(str(entry.value), 60)} (line {entry.line})",
+                         found=value)
             return
         if len(self.entries) >= MAX_KEYS:
             if not self.keys_overflow:
                 self.keys_overflow = True
                 sink.add("too_many_keys", f"more than {MAX_KEYS} distinct keys; the rest are not kept", line=line)
             return
+        cost = _cost(value, size)
+        if cost > SMALL_VALUE_BYTES and self.kept_bytes + cost > MAX_KEPT_BYTES:
+            self.values_dropped += 1
+            if self.values_dropped == 1:
+                sink.add("too_much_data", f"the values of this log exceed {MAX_KEPT_BYTES >> 20} MB; this value "
+                         "and later large ones are not kept (LoadGen's own logs hold under 2 MB)", line=line,
+                         expected=f"at most {MAX_KEPT_BYTES >> 20} MB of values", found=f"'{key}': {cost} bytes")
+            return
+        self.kept_bytes += cost
         self.entries[key] = DetailEntry(value=value, line=line, count=1)
 
     def message(self, kind: str, key: str, text: str, line: int) -> None:
+        if len(text) > MAX_MESSAGE_CHARS:
+            text = text[: MAX_MESSAGE_CHARS - 1] + "…"
         if kind == "error":
             self.error_count += 1
             if len(self.errors) < MAX_MESSAGES:
@@ -387,7 +420,7 @@ class _JsonReader(_Reader):
         if True:
             key, raw, is_error, is_warning = fast.groups()
             if key in _LAZY_KEYS and raw.startswith("[") and raw.endswith("]"):
-                self._event(lineno, key, raw, is_error == "true", is_warning == "true", sink)
+                self._event(lineno, key, raw, is_error == "true", is_warning == "true", sink, len(raw))
                 return
             simple = _SIMPLE_VALUE.match(raw)
             if simple is not None:
@@ -406,7 +439,7 @@ class _JsonReader(_Reader):
                 except ValueError as exc:
                     sink.add("syntax", f"invalid JSON value: {exc.msg}", line=lineno, found=raw)
                     return
-            self._event(lineno, key, value, is_error == "true", is_warning == "true", sink)
+            self._event(lineno, key, value, is_error == "true", is_warning == "true", sink, len(raw))
 
     def _general(self, lineno: int, text: str, sink: ProblemSink) -> None:
         if not text.strip():
@@ -425,21 +458,32 @@ class _JsonReader(_Reader):
             return
         metadata = event.get("metadata") if isinstance(event.get("metadata"), dict) else {}
         self._event(lineno, event["key"], event.get("value"), metadata.get("is_error") is True,
-                    metadata.get("is_warning") is True, sink)
+                    metadata.get("is_warning") is True, sink, len(body))
 
-    def _event(self, lineno: int, key: str, value: Any, is_error: bool, is_warning: bool, sink: ProblemSink) -> None:
+    def _event(self, lineno: int, key: str, value: Any, is_error: bool, is_warning: bool, sink: ProblemSink,
+               size: int | None = None) -> None:
         if is_error:
             self.message("error", key, _message_text(value), lineno)
         elif is_warning:
             self.message("warning", key, _message_text(value), lineno)
         if key == "loadgen_file_sha1" and isinstance(value, dict) and self.file_sha1_line is None:
-            self.file_sha1 = {str(k): str(v) for k, v in value.items()}
+            self.file_sha1 = {str(k): str(v) for k, v in itertools.islice(value.items(), MAX_SHA1_ENTRIES)}
             self.file_sha1_line = lineno
-        self.store(key, value, lineno, sink)
+        self.store(key, value, lineno, sink, size)
 
 
 def _message_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
+    return value if isinstance(value, str) else json.dumps(value)[: MAX_MESSAGE_CHARS + 1]
+
+
+def _cost(value: Any, size: int | None) -> int:
+    """Roughly what keeping ``value`` costs: its text for a string; for lists and objects, several
+    times their text (a JSON integer of a few characters becomes a 28-byte Python object)."""
+    if isinstance(value, str):
+        return len(value)
+    if size is None:
+        return 64
+    return size * 8 if isinstance(value, list | dict) else size
 
 
 @lru_cache(maxsize=4096)
@@ -456,6 +500,7 @@ class _TextReader(_Reader):
         super().__init__("text2019")
         self.block: str | None = None  # 'effective' | 'requested' | None
         self.open_multiline: tuple[str, int, list[str]] | None = None
+        self.multiline_chars = 0  # text collected for the open multi-line record
 
     pattern = _TEXT_RECORD_M
 
@@ -482,19 +527,21 @@ class _TextReader(_Reader):
         key, _, collected = self.open_multiline
         if key == "sha1":
             sha = _SHA1_LINE.match(text.strip())
-            if sha:
-                self.file_sha1[sha.group(2).strip()] = sha.group(1)
+            if sha and len(self.file_sha1) < MAX_SHA1_ENTRIES:
+                self.file_sha1[sha.group(2).strip()[:4096]] = sha.group(1)
             elif text.strip():
                 sink.add("syntax", "line in the SHA1 table is not '<sha1> /path'", line=lineno, found=text)
             return
-        if len(collected) < 10_000:
+        if len(collected) < 10_000 and self.multiline_chars + len(text) <= MAX_MULTILINE_CHARS:
             collected.append(text)
+            self.multiline_chars += len(text)
 
     def finish(self) -> None:
         if self.open_multiline is None:
             return
         key, line, collected = self.open_multiline
         self.open_multiline = None
+        self.multiline_chars = 0
         if key == "sha1":
             self.entries.setdefault("loadgen_file_sha1", DetailEntry(value=dict(self.file_sha1), line=line, count=1))
             return

@@ -289,4 +289,10 @@ class _State:
         footer_only = self.footer_seen and not self.content_seen
         if not footer_only and "validity" not in self.data:
             sink.add("missing_field", "no 'Result is' line", expected="'Result is : VALID|INVALID'")
+        if "warning_count" not in self.data or "error_count" not in self.data:
+            # LoadGen always ends a summary with both lines (every summary of every corpus round has
+            # them): without them the file was cut, and what it lost cannot be told
+            sink.add("truncated", "the closing warning and error count lines are missing; the file is incomplete",
+                     expected="'No warnings encountered during test.' and 'No errors encountered during test.' "
+                     "(or their counts)", found="end of file")
         return LoadGenSummary.model_construct(generation=generation, footer_only=footer_only, **self.data)

@@ -1,24 +1,26 @@
 """The terminal report: a summary table per submitter, then the findings grouped by result.
 
 Text from the tree (names, messages quoting file content) is stripped of control characters so a
-crafted file name cannot move the cursor or recolour the terminal.
+crafted file name cannot move the cursor or recolour the terminal, and of line breaks so a quoted
+log line cannot forge a finding of its own.
 """
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 
 from checker.report.document import FindingOut, ReportDocument
+from checker.report.escape import plain
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
 SEVERITY_MARK = {"error": "E", "warning": "W", "info": "I"}
 #: Trees this small list every result with its figure, valid ones too (a first look, a demo).
 SMALL_TREE = 25
 
 
 def clean(text: str | None) -> str:
-    return _CONTROL.sub("?", text or "")
+    """One line of inert text: a line break quoted from a log (``\\n``, ``\\r``, U+2028) would start a
+    line that looks like the report's own, so breaks become spaces and other controls ``?``."""
+    return plain(text)
 
 
 def _finding_lines(finding: FindingOut, show_hint: bool) -> list[str]:

@@ -1,0 +1,37 @@
+"""Bounded memory: the peak RSS of `check` does not grow with the size of the logs it reads.
+
+The small version of benchmarks/memory.py (which checks a 1 GB detail log and a 2 GB accuracy log
+against a 300 MB limit): the sample submission's Offline result with a detail log and an accuracy
+log of 40 MB, then of 120 MB, each checked in a fresh process whose peak RSS comes from
+``os.wait4``. The detail log is *hostile* (every record a new key with a large value, or an error
+with a long message), the case where a parser that keeps "the first value of each key" would keep
+everything. The peak must stay under a constant bound, and tripling the files must not move it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+import memory  # noqa: E402
+
+#: the checker's own footprint (~75 MB of imports) plus the parsers' budgets, whatever the file sizes
+PEAK_BOUND_MB = 220
+#: how much tripling the logs may move the peak (noise of the allocator and the page cache accounting)
+GROWTH_BOUND_MB = 24
+
+
+@pytest.mark.parametrize("payload_bytes", [16384])
+def test_peak_rss_is_independent_of_log_size(tmp_path, payload_bytes):
+    small = memory.measure(40, 40, payload_bytes, workdir=tmp_path, hostile=True)
+    large = memory.measure(120, 120, payload_bytes, workdir=tmp_path, hostile=True)
+    for figures in (small, large):
+        assert figures["exit_code"] in (0, 1), figures
+        assert figures["peak_rss_mb"] < PEAK_BOUND_MB, figures
+    assert large["detail_bytes"] >= 3 * small["detail_bytes"] - 1024 * 1024
+    assert abs(large["peak_rss_mb"] - small["peak_rss_mb"]) < GROWTH_BOUND_MB, (small, large)
+    assert not list(tmp_path.iterdir()), "the generated trees were not deleted"
