@@ -39,7 +39,7 @@ PACKAGE = REPO / "checker"
 
 HOSTILE = ("\x1b[31mRED\x1b[0m\x1b]0;title\x07 <script>alert(1)</script> | **bold** `code` [x](javascript:y) "
            "\r\nINJECTED: line ]]></failure><![CDATA[ \"}]}, {\"level\": \"none\" =cmd|' /C calc'!A0 @here "
-           "\u2028sep \x00nul \x9bcsi")
+           "\u2028sep \x00nul \x9bcsi \u202eEVIL-REVERSED\u202c \u2066isolate\u2069")
 BENIGN = "a plain message"
 
 RESULT = "closed/Edgecortix/results/edgecortix-DNA_F_SERIES/resnet50/Offline"
@@ -77,7 +77,7 @@ def test_hostile_log_text_changes_only_its_own_field(pair):
         for verbose in (False, True):
             a = render(benign, fmt, verbose=verbose)
             b = render(hostile, fmt, verbose=verbose)
-            for bad in ("\x1b", "\x07", "\x9b", "\x00"):
+            for bad in ("\x1b", "\x07", "\x9b", "\x00", "\u202e", "\u2066"):
                 if fmt != "json":
                     assert bad not in b, (fmt, repr(bad))
             if fmt in ("text", "markdown"):

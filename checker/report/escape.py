@@ -6,8 +6,9 @@ the field it stands in:
 
 * :func:`scrub` (applied to the whole report document): lone surrogates (undecodable file names)
   become U+FFFD, so every encoder can write the text.
-* :func:`plain`: control characters (ANSI escapes, carriage returns, NUL, C1 controls) become ``?``
-  and line breaks a space: one line of inert text (terminal, JUnit attributes, CSV cells).
+* :func:`plain`: control characters (ANSI escapes, carriage returns, NUL, C1 controls, bidirectional
+  overrides) become ``?`` and line breaks a space: one line of inert text (terminal, JUnit
+  attributes, CSV cells).
 * :func:`xml_text`: only characters XML 1.0 allows (ElementTree escapes ``<``, ``&`` and quotes).
 * :func:`md`: Markdown inline text: HTML-significant characters as entities, Markdown punctuation
   backslash-escaped (so ``|`` cannot split a table cell and backticks cannot open code), one line.
@@ -20,7 +21,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+#: C0/C1 controls, and the bidirectional overrides and isolates that make a terminal or a browser show
+#: text in another order than it is stored (so a quoted name could appear to say something else)
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _BREAKS = re.compile(r"\r\n|[\r\n\u2028\u2029\x85]")
 _XML_BAD = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _MD_PUNCT = re.compile(r"([\\`*_{}\[\]()#!|~.:])")
