@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from checker.checks.performance import loadgen_errors
 from checker.engine.context import Context
+from checker.engine.loadgen_facts import loadgen_errors
 from checker.engine.registry import Violation, rule
 
 ACCURACY_SECTION = "Inference rules: benchmarks, quality targets (accuracy run on the full validation set)"

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from checker.checks import compliance_recompute as recompute
-from checker.checks.compliance import required_tests, test_dir
+from checker.engine.compliance_facts import required_tests, test_dir
 from checker.engine.context import Context
 from checker.engine.metric import runs_as
 from checker.engine.registry import Violation, rule

@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from checker.engine.compliance_facts import required_tests, test01_fallback
 from checker.engine.context import Context
 from checker.engine.metric import log_scenario
 from checker.engine.registry import Violation, rule
@@ -79,18 +80,6 @@ class TestFolder:
     name: str
     folder: Path
     required: bool
-
-
-def required_tests(ctx: Context) -> list[str]:
-    """The tests the pack requires for this result (closed division; empty otherwise)."""
-    unit = ctx.unit
-    if unit is None or unit.division not in ctx.pack.compliance.divisions:
-        return []
-    _, bench = ctx.benchmark()
-    if bench is None:
-        return []
-    tests = bench.compliance_tests
-    return list(tests.get(unit.scenario or "", tests.get("any", [])))
 
 
 def test_folders(ctx: Context) -> dict[str, TestFolder]:
@@ -435,28 +424,6 @@ def _first_line_of(path: Path, qsl_idx: int) -> int | None:
     return None
 
 
-def _fallback(ctx: Context, folder: Path) -> tuple[float, float, str] | None:
-    """TEST01's non-determinism fallback (accuracy of the sampled outputs vs accuracy mode)."""
-    limits = ctx.pack.compliance.test01_fallback_delta_percent
-    _, bench = ctx.benchmark()
-    unit = ctx.unit
-    if not limits or bench is None or not bench.accuracy or unit is None:
-        return None
-    metric = bench.accuracy[0].metric
-    values = []
-    for name in ("baseline_accuracy.txt", "compliance_accuracy.txt"):
-        model = ctx.model(folder / "accuracy" / name, "accuracy_txt")
-        records = model.values_of(metric) if model is not None else []
-        if not records:
-            return None
-        values.append(records[-1].value)
-    baseline, compliance = values
-    if baseline == 0:
-        return None
-    limit = next((v for k, v in limits.items() if k != "default" and k in unit.benchmark), limits.get("default", 1.0))
-    return abs(1 - compliance / baseline) * 100, limit, metric
-
-
 def test01_outputs(ctx: Context) -> Outcome | None:
     tests = _tests(ctx)
     test = tests.get("TEST01")
@@ -520,7 +487,7 @@ def test01_outputs(ctx: Context) -> Outcome | None:
                   else "the performance-mode log holds no complete entry)")
     if differing:
         line = _first_line_of(sampled_path, first_diff) if first_diff is not None else None
-        fallback = _fallback(ctx, test.folder)
+        fallback = test01_fallback(ctx, test.folder)
         if fallback is not None and fallback[0] <= fallback[1]:
             delta, limit, metric = fallback
             return Outcome("TEST01 accuracy", "fallback",

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from checker.checks.compliance import required_tests
+from checker.engine.compliance_facts import required_tests
 from checker.engine.context import Context
 from checker.engine.registry import Violation, rule
 from checker.parse.loadgen_detail import as_bool, as_number

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from checker.engine.context import Context
+from checker.engine.loadgen_facts import loadgen_errors
 from checker.engine.metric import headline_metric, log_scenario, runs_as
 from checker.engine.registry import Violation, rule
 from checker.findings import Severity
@@ -94,25 +95,6 @@ def run_validity(ctx: Context) -> Iterator[Violation]:
             detail = "; ".join(unmet + reasons)
             yield Violation(f"LoadGen result is {value}" + (f" ({detail})" if detail else ""), path=ctx.rel(path),
                             line=line, expected="VALID", found=value)
-
-
-def _ignored(text: str, patterns: list[str]) -> bool:
-    return any(pattern in text for pattern in patterns)
-
-
-def loadgen_errors(ctx: Context, folder: Path) -> Iterator[Violation]:
-    detail = ctx.detail(folder)
-    if detail is None:
-        return
-    ignore = list(ctx.pack.loadgen_error_ignore) + list(ctx.params.get("ignore", []))
-    kept = [m for m in detail.errors if not _ignored(m.text, ignore)]
-    path = ctx.rel(folder / "mlperf_log_detail.txt")
-    for message in kept[:20]:
-        yield Violation(f"LoadGen logged an error: {message.text}", path=path, line=message.line,
-                        expected="no LoadGen errors", found=message.key)
-    hidden = detail.error_count - len(detail.errors)
-    if len(kept) > 20 or hidden > 0:
-        yield Violation(f"{len(kept) - 20 + max(hidden, 0)} further LoadGen errors in this log", path=path)
 
 
 @rule(
