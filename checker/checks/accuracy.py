@@ -36,6 +36,16 @@ def _targets_apply(ctx: Context) -> bool:
     return unit.division == "closed" or ctx.pack.accuracy.applies_to_open
 
 
+def _claimed(ctx: Context) -> tuple[Any, str, list]:
+    """accuracy.txt's model, its path, and the targets it is held to (none when they do not apply)."""
+    _, bench = ctx.benchmark()
+    model = accuracy_txt(ctx)
+    path = ctx.rel(ctx.accuracy_dir() / "accuracy.txt")
+    if bench is None or model is None or not _targets_apply(ctx):
+        return model, path, []
+    return model, path, list(targets_for(ctx, bench))
+
+
 @rule(
     "A001",
     title="Accuracy value not found",
@@ -47,12 +57,8 @@ def _targets_apply(ctx: Context) -> bool:
     fix="Write accuracy.txt with the output of the benchmark's reference accuracy script, unchanged.",
 )
 def accuracy_present(ctx: Context) -> Iterator[Violation]:
-    name, bench = ctx.benchmark()
-    model = accuracy_txt(ctx)
-    if bench is None or model is None or not _targets_apply(ctx):
-        return
-    path = ctx.rel(ctx.accuracy_dir() / "accuracy.txt")
-    for target in targets_for(ctx, bench):
+    model, path, targets = _claimed(ctx)
+    for target in targets:
         if metric_value(ctx, model, target.metric) is None:
             yield Violation(f"no {target.metric} value in accuracy.txt", path=path,
                             expected=f"a {target.metric} line", found="none")
@@ -72,12 +78,8 @@ def accuracy_present(ctx: Context) -> Iterator[Violation]:
     fix="Improve the model's accuracy (calibration, numerics) or submit in the open division.",
 )
 def accuracy_target(ctx: Context) -> Iterator[Violation]:
-    _, bench = ctx.benchmark()
-    model = accuracy_txt(ctx)
-    if bench is None or model is None or not _targets_apply(ctx):
-        return
-    path = ctx.rel(ctx.accuracy_dir() / "accuracy.txt")
-    for target in targets_for(ctx, bench):
+    model, path, targets = _claimed(ctx)
+    for target in targets:
         record = metric_value(ctx, model, target.metric)
         if record is None:
             continue

@@ -181,6 +181,12 @@ def measurements_json(ctx: Context) -> tuple[Path | None, list[Path]]:
     return None, candidates
 
 
+def measurements_model(ctx: Context) -> tuple[Path | None, Any]:
+    """The implementation JSON's path and parsed model (None when absent or unreadable)."""
+    path, _ = measurements_json(ctx)
+    return (path, None) if path is None else (path, ctx.model(path, "measurements_json"))
+
+
 @rule(
     "Y007",
     title="Implementation JSON missing",
@@ -217,10 +223,7 @@ def measurements_json_missing(ctx: Context) -> Iterator[Violation]:
     fix="Add the field with the real value.",
 )
 def measurements_fields(ctx: Context) -> Iterator[Violation]:
-    path, _ = measurements_json(ctx)
-    if path is None:
-        return
-    model = ctx.model(path, "measurements_json")
+    path, model = measurements_model(ctx)
     if model is None:
         return
     for name in ctx.pack.measurements.required:
@@ -242,10 +245,7 @@ def measurements_fields(ctx: Context) -> Iterator[Violation]:
     fix="Rename the field to the round's spelling, or remove it.",
 )
 def measurements_unknown(ctx: Context) -> Iterator[Violation]:
-    path, _ = measurements_json(ctx)
-    if path is None:
-        return
-    model = ctx.model(path, "measurements_json")
+    path, model = measurements_model(ctx)
     if model is None:
         return
     known = set(ctx.pack.measurements.required) | set(ctx.pack.measurements.optional)

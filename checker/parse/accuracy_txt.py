@@ -31,8 +31,7 @@ from checker.parse.base import (
     Sourced,
     display_path,
     iter_lines,
-    looks_binary,
-    read_head,
+    unreadable_text,
 )
 
 KIND = "accuracy_txt"
@@ -272,16 +271,7 @@ def parse_accuracy_txt(
     shown = display_path(path, root)
     sink = ProblemSink(shown)
     result = ParseResult[AccuracyTxt](kind=KIND, path=shown)
-    if path.is_dir():
-        sink.add("not_a_file", "a directory where accuracy.txt should be", expected="a text file")
-        result.problems = sink.finish()
-        return result
-    if not path.exists():
-        sink.add("missing", "accuracy.txt does not exist")
-        result.problems = sink.finish()
-        return result
-    if looks_binary(read_head(path)):
-        sink.add("binary", "accuracy.txt is binary, not text", line=1)
+    if unreadable_text(path, sink, "accuracy.txt"):
         result.problems = sink.finish()
         return result
 

@@ -281,6 +281,26 @@ def not_regular(path: Path) -> str | None:
     return "device"
 
 
+def unreadable_text(path: Path, sink: ProblemSink, what: str) -> bool:
+    """The checks every small text parser makes before reading: a folder, a missing file, a FIFO
+    or device, or binary content is reported once (``what`` names the file in the message) and the
+    parser returns an empty result. True when the file must not be read."""
+    if not path.exists() and not path.is_symlink():
+        sink.add("missing", f"{what} does not exist")
+        return True
+    odd = not_regular(path)
+    if odd == "directory":
+        sink.add("not_a_file", f"a directory where {what} should be", expected="a text file")
+        return True
+    if odd is not None:
+        sink.add("not_a_file", f"{what} is not a regular file ({odd}); not read", expected="a file", found=odd)
+        return True
+    if looks_binary(read_head(path)):
+        sink.add("binary", f"{what} is binary, not text", line=1)
+        return True
+    return False
+
+
 def read_head(path: Path, size: int = 4096) -> bytes:
     if not_regular(path) is not None:
         return b""

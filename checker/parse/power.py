@@ -18,7 +18,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from checker.parse.base import ParseResult, ProblemSink, display_path, iter_lines, looks_binary, read_head
+from checker.parse.base import (
+    ParseResult,
+    ProblemSink,
+    display_path,
+    iter_lines,
+    unreadable_text,
+)
 
 KIND = "power_spl"
 
@@ -82,14 +88,10 @@ def parse_spl(path: Path, root: Path | None = None) -> ParseResult[PowerLog]:
     shown = display_path(path, root)
     sink = ProblemSink(shown)
     result = ParseResult[PowerLog](kind=KIND, path=shown)
-    if not path.is_file():
-        sink.add("missing", "the power sample log does not exist")
+    if unreadable_text(path, sink, "the power sample log"):
         result.problems = sink.finish()
         return result
-    if looks_binary(read_head(path)):
-        sink.add("binary", "not a text file", expected="PTDaemon sample lines")
-        result.problems = sink.finish()
-        return result
+
     model = PowerLog()
     bad = 0
     for lineno, text in iter_lines(path, sink):

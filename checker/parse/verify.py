@@ -27,8 +27,7 @@ from checker.parse.base import (
     Sourced,
     display_path,
     iter_lines,
-    looks_binary,
-    read_head,
+    unreadable_text,
 )
 
 KIND = "verify"
@@ -130,16 +129,7 @@ def parse_verify(path: Path, root: Path | None = None) -> ParseResult[VerifyOutp
     shown = display_path(path, root)
     sink = ProblemSink(shown)
     result = ParseResult[VerifyOutput](kind=KIND, path=shown)
-    if path.is_dir():
-        sink.add("not_a_file", "a directory where a verification output should be", expected="a text file")
-        result.problems = sink.finish()
-        return result
-    if not path.exists():
-        sink.add("missing", "the verification output does not exist")
-        result.problems = sink.finish()
-        return result
-    if looks_binary(read_head(path)):
-        sink.add("binary", "the verification output is binary, not text", line=1)
+    if unreadable_text(path, sink, "the verification output"):
         result.problems = sink.finish()
         return result
 
