@@ -32,6 +32,7 @@ line of which file is wrong and what LoadGen made of it.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -322,8 +323,13 @@ NoteCode = Literal[
 Effect = Literal["rejects_file", "ignored", "overridden", "altered", "era_dependent", "harness_dependent"]
 
 
-class ConfNote(BaseModel):
-    """A line LoadGen ignores, rejects, or reads differently from how it looks."""
+@dataclass(slots=True)
+class ConfNote:
+    """A line LoadGen ignores, rejects, or reads differently from how it looks.
+
+    Plain dataclasses (this and :class:`ConfEntry`): a corpus has tens of thousands of config lines,
+    and pydantic still validates and serialises them inside :class:`ConfFile`.
+    """
 
     line: int
     code: NoteCode
@@ -332,7 +338,8 @@ class ConfNote(BaseModel):
     text: str
 
 
-class ConfEntry(BaseModel):
+@dataclass(slots=True)
+class ConfEntry:
     """One ``model.scenario.key = value`` assignment as LoadGen stores it.
 
     ``raw`` is the value token LoadGen keeps (the last numeric token on the line), ``number`` is
@@ -344,7 +351,7 @@ class ConfEntry(BaseModel):
     scenario: str
     key: str
     raw: str
-    number: int | float | None = None
+    number: int | float | None
     line: int
 
     @property

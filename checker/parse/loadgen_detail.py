@@ -16,8 +16,9 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -48,20 +49,32 @@ SMALL_VALUE_BYTES = 1024  # always kept (MAX_KEYS of them at most)
 MAX_MESSAGE_CHARS = 2000
 MAX_MULTILINE_CHARS = 1024 * 1024
 MAX_SHA1_ENTRIES = 10_000
+MAX_KNOWN_RECORDS = 4096  # per file: repeated text records remembered (see _TextReader.known)
+MAX_KNOWN_RECORD_CHARS = 512
 
-_TEXT_RECORD = re.compile(r'^"pid": (\d+), "tid": (\d+), "ts": (-?\d+)ns : ?(.*)$')
+_GENERATED_QUERIES = [
+    (re.compile(rf'"{name}"\s*:\s*(\d+)'), key)
+    for name, key in (("queries", "generated_query_count"), ("samples per query", "generated_samples_per_query"),
+                      ("duration", "generated_query_duration"))
+]
+_WORD = re.compile(r"\w+")
 _SHA1_LINE = re.compile(r"^([0-9a-f]{40})\s+(\S.*)$")
-_GIT_LOG_LINE = re.compile(r"^[0-9a-f]{40}\b")
 _COMMIT = re.compile(r"@\s*([0-9a-fA-F]{7,40})")
-# The exact shape LoadGen writes; lines that do not match take the general JSON path.
-_FAST_MLLOG = re.compile(
-    r'^:::(?:MLLOG|ENDPTS) \{"key": "([^"\\]*)", "value": (.*), "time_ms": [-+0-9.eE]+, '
-    r'"namespace": "[^"\\]*", "event_type": "[^"\\]*", "metadata": \{"is_error": (true|false), '
-    r'"is_warning": (true|false), [^{}\n]*\}\}[ \t\r]*$',
-    re.MULTILINE,
+# The exact shape LoadGen writes: the key, the value, then this tail; other lines take the general
+# JSON path.
+_VALUE_SEPARATOR = '", "value": '
+_TIME_SEPARATOR = ', "time_ms": '
+_MLLOG_TAIL = re.compile(
+    r', "time_ms": [-+0-9.eE]+, "namespace": "[^"\\]*", "event_type": "[^"\\]*", "metadata": '
+    r'\{"is_error": (true|false), "is_warning": (true|false), [^{}\n]*\}\}[ \t\r]*$'
 )
-_TEXT_RECORD_M = re.compile(r'^"pid": (-?\d+), "tid": (\d+), "ts": (-?\d+)ns : ?(.*)$', re.MULTILINE)
+_QUIET_MLLOG_TAIL = re.compile(  # the same tail, neither an error nor a warning
+    r', "time_ms": [-+0-9.eE]+, "namespace": "[^"\\]*", "event_type": "[^"\\]*", "metadata": '
+    r'\{"is_error": false, "is_warning": false, [^{}\n]*\}\}[ \t\r]*$'
+)
+_TEXT_PREFIX = re.compile(r'"pid": -?\d+, "tid": \d+, "ts": -?\d+ns : ?')
 _SIMPLE_VALUE = re.compile(r'^(?:(-?\d+)|(-?\d+\.\d*(?:[eE][-+]?\d+)?|-?\d+[eE][-+]?\d+)|"([^"\\]*)"|(true|false|null))$')
+_SIMPLE_VALUE_AT = re.compile(_SIMPLE_VALUE.pattern[1:])  # for match(text, start, end): no '^'
 _CONSTANTS = {"true": True, "false": False, "null": None}
 _LAZY_KEYS = {"loaded_qsl_set"}
 #: Keys LoadGen writes once per run (settings and results). Others repeat legitimately: messages,
@@ -244,21 +257,18 @@ def parse_detail(path: Path, root: Path | None = None) -> ParseResult[DetailLog]
 
 
 def _parse_whole(text: str, sink: ProblemSink) -> tuple[_Reader | None, int]:
-    """A file that fits in memory is scanned with one multi-line regex instead of line by line."""
-    lines = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
-    offset = 0
-    lineno = 1
-    while offset < len(text):
-        end = text.find("\n", offset)
-        end = len(text) if end < 0 else end
-        first = text[offset:end].rstrip("\r")
-        if first.strip():
-            reader = _pick_reader(first, sink, lineno)
+    """A file that fits in memory is split once in C and fed line by line (no per-line decoding)."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the file ends with a newline
+    reader: _Reader | None = None
+    for index, line in enumerate(lines):
+        if line.strip():
+            reader = _pick_reader(line.rstrip("\r"), sink, index + 1)
             if reader is not None:
-                reader.feed_text(text, offset, lineno, sink)
-            return reader, lines
-        offset, lineno = end + 1, lineno + 1
-    return None, lines
+                reader.feed_lines(lines, index, sink)
+            break
+    return reader, len(lines)
 
 
 def _finish(reader: _Reader | None, lines: int, shown: str, sink: ProblemSink) -> ParseResult[DetailLog]:
@@ -278,7 +288,7 @@ def _pick_reader(first_line: str, sink: ProblemSink, lineno: int) -> _Reader | N
         return _JsonReader("mllog", ":::MLLOG")
     if stripped.startswith(":::ENDPTS"):
         return _JsonReader("endpoints", ":::ENDPTS")
-    if _TEXT_RECORD.match(stripped):
+    if _TEXT_PREFIX.match(stripped):
         return _TextReader()
     sink.add(
         "unknown_format",
@@ -348,37 +358,11 @@ class _Reader:
     def feed(self, lineno: int, text: str, sink: ProblemSink) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    pattern: re.Pattern[str]
-
-    def matched(self, lineno: int, match: re.Match[str], sink: ProblemSink) -> None:  # pragma: no cover
-        raise NotImplementedError
-
-    def feed_text(self, text: str, offset: int, lineno: int, sink: ProblemSink) -> None:
-        """Scan a whole file: records matching ``pattern`` take the fast path, every other line
-        (continuations, odd lines) goes through :meth:`feed` with its own line number."""
-        pos, line = offset, lineno
-        at_line_start = True
-        for match in self.pattern.finditer(text, offset):
-            start = match.start()
-            if start == pos + 1 and not at_line_start:
-                line += 1  # the usual case: the next record starts on the next line
-            elif start > pos:
-                self._gap(text[pos:start], line, at_line_start, sink)
-                line += text.count("\n", pos, start)
-            self.matched(line, match, sink)
-            pos, at_line_start = match.end(), False
-        if pos < len(text):
-            self._gap(text[pos:], line, at_line_start, sink)
-
-    def _gap(self, gap: str, line: int, at_line_start: bool, sink: ProblemSink) -> None:
-        parts = gap.split("\n")
-        if not at_line_start:
-            parts = parts[1:]  # the rest of the line the previous record ended on
-            line += 1
-        if gap.endswith("\n") or not parts[-1]:
-            parts = parts[:-1]  # the start of the line the next record begins on
-        for index, part in enumerate(parts):
-            self.feed(line + index, part.rstrip("\r"), sink)
+    def feed_lines(self, lines: list[str], start: int, sink: ProblemSink) -> None:
+        """Feed ``lines[start:]`` (a whole file split at newlines; line numbers are 1-based)."""
+        feed = self.feed
+        for index in range(start, len(lines)):
+            feed(index + 1, lines[index], sink)
 
     def finish(self) -> None:
         """Hook for readers that hold a record open until the next one starts."""
@@ -399,47 +383,67 @@ class _Reader:
 
 
 class _JsonReader(_Reader):
+    """``:::MLLOG {json}`` lines. LoadGen writes one exact shape, which is cut apart with string
+    searches (the value can be a megabyte of sample indices, so no regex runs over it); any other
+    line is decoded as a whole JSON record."""
+
     def __init__(self, fmt: str, prefix: str) -> None:
         super().__init__(fmt)
         self.prefix = prefix
-        self.decoder = json.JSONDecoder()
+        self.head = prefix + ' {"key": "'
 
-    pattern = _FAST_MLLOG
-
-    def matched(self, lineno: int, match: re.Match[str], sink: ProblemSink) -> None:
-        self._fast(lineno, match, sink)
+    def feed_lines(self, lines: list[str], start: int, sink: ProblemSink) -> None:
+        """The common record inline: a first occurrence of its key, neither error nor warning, a
+        short number, string or constant. Everything else goes through :meth:`feed`."""
+        head, entries, feed = self.head, self.entries, self.feed
+        first = len(head)
+        after_separator = len(_VALUE_SEPARATOR)
+        quiet_tail, simple_value = _QUIET_MLLOG_TAIL.match, _SIMPLE_VALUE_AT.match
+        for index in range(start, len(lines)):
+            text = lines[index]
+            if text.startswith(head):
+                end = text.find(_VALUE_SEPARATOR, first)
+                tail_at = text.rfind(_TIME_SEPARATOR)
+                if first <= end < tail_at and tail_at - end <= SMALL_VALUE_BYTES:
+                    key = text[first:end]
+                    simple = simple_value(text, end + after_separator, tail_at)
+                    if (simple is not None and quiet_tail(text, tail_at) is not None and '"' not in key
+                            and "\\" not in key):
+                        entry = entries.get(key)
+                        if entry is None:
+                            if key != "loadgen_file_sha1" and len(entries) < MAX_KEYS:
+                                integer, real, string, constant = simple.groups()
+                                if integer is not None:
+                                    value: Any = int(integer)
+                                elif real is not None:
+                                    value = float(real)
+                                elif string is not None:
+                                    value = string
+                                else:
+                                    value = _CONSTANTS[constant]
+                                self.kept_bytes += tail_at - end - after_separator if string is None else len(string)
+                                entries[key] = DetailEntry(value, index + 1, 1)
+                                continue
+                        elif not key.startswith(_ONCE_PREFIXES):
+                            entry.count += 1  # a key that legitimately repeats: only counted
+                            continue
+            feed(index + 1, text, sink)
 
     def feed(self, lineno: int, text: str, sink: ProblemSink) -> None:
-        fast = _FAST_MLLOG.match(text)
-        if fast is not None:
-            self._fast(lineno, fast, sink)
-            return
-        self._general(lineno, text, sink)
-
-    def _fast(self, lineno: int, fast: re.Match[str], sink: ProblemSink) -> None:
-        if True:
-            key, raw, is_error, is_warning = fast.groups()
-            if key in _LAZY_KEYS and raw.startswith("[") and raw.endswith("]"):
-                self._event(lineno, key, raw, is_error == "true", is_warning == "true", sink, len(raw))
-                return
-            simple = _SIMPLE_VALUE.match(raw)
-            if simple is not None:
-                integer, real, string, constant = simple.groups()
-                if integer is not None:
-                    value: Any = int(integer)
-                elif real is not None:
-                    value = float(real)
-                elif string is not None:
-                    value = string
-                else:
-                    value = _CONSTANTS[constant]
-            else:
-                try:
-                    value = json.loads(raw)
-                except ValueError as exc:
-                    sink.add("syntax", f"invalid JSON value: {exc.msg}", line=lineno, found=raw)
+        if text.startswith(self.head):
+            start = len(self.head)
+            end = text.find(_VALUE_SEPARATOR, start)
+            tail_at = text.rfind(_TIME_SEPARATOR)
+            if start <= end < tail_at:
+                key = text[start:end]
+                tail = _MLLOG_TAIL.match(text, tail_at)
+                if tail is not None and '"' not in key and "\\" not in key:
+                    value = _json_value(key, text[end + len(_VALUE_SEPARATOR) : tail_at], lineno, sink)
+                    if value is not _INVALID:
+                        self._event(lineno, key, value, tail.group(1) == "true", tail.group(2) == "true", sink,
+                                    tail_at - end - len(_VALUE_SEPARATOR))
                     return
-            self._event(lineno, key, value, is_error == "true", is_warning == "true", sink, len(raw))
+        self._general(lineno, text.rstrip("\r"), sink)
 
     def _general(self, lineno: int, text: str, sink: ProblemSink) -> None:
         if not text.strip():
@@ -472,6 +476,31 @@ class _JsonReader(_Reader):
         self.store(key, value, lineno, sink, size)
 
 
+_INVALID = object()
+
+
+def _json_value(key: str, raw: str, lineno: int, sink: ProblemSink) -> Any:
+    """The value text of one MLLOG record as Python; ``_INVALID`` (and a problem) when it is not JSON.
+    Numbers, plain strings and constants skip the JSON decoder; sample sets stay text until used."""
+    if key in _LAZY_KEYS and raw.startswith("[") and raw.endswith("]"):
+        return raw
+    simple = _SIMPLE_VALUE.match(raw)
+    if simple is not None:
+        integer, real, string, constant = simple.groups()
+        if integer is not None:
+            return int(integer)
+        if real is not None:
+            return float(real)
+        if string is not None:
+            return string
+        return _CONSTANTS[constant]
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        sink.add("syntax", f"invalid JSON value: {exc.msg}", line=lineno, found=raw)
+        return _INVALID
+
+
 def _message_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)[: MAX_MESSAGE_CHARS + 1]
 
@@ -501,23 +530,32 @@ class _TextReader(_Reader):
         self.block: str | None = None  # 'effective' | 'requested' | None
         self.open_multiline: tuple[str, int, list[str]] | None = None
         self.multiline_chars = 0  # text collected for the open multi-line record
-
-    pattern = _TEXT_RECORD_M
+        # (block, record text) → the (key, value) it stores. A run of several phases repeats the
+        # same records (logger counters, titles) dozens of times in one file.
+        self.known: dict[tuple[str | None, str], tuple[str, Any]] = {}
 
     def feed(self, lineno: int, text: str, sink: ProblemSink) -> None:
-        match = _TEXT_RECORD.match(text)
-        if match is None:
-            self._continuation(lineno, text, sink)
+        prefix = _TEXT_PREFIX.match(text)
+        if prefix is None:
+            self._continuation(lineno, text.rstrip("\r"), sink)
             return
-        self.matched(lineno, match, sink)
-
-    def matched(self, lineno: int, match: re.Match[str], sink: ProblemSink) -> None:
-        self.finish()
-        body = match.group(4).replace("\x00", "").rstrip()  # also drops a CR of CRLF files
-        if not body.strip():
-            self.block = None
+        if self.open_multiline is not None:
+            self.finish()
+        body = text[prefix.end() :]
+        if "\x00" in body:
+            body = body.replace("\x00", "")
+        body = body.strip()  # also drops a CR of CRLF files
+        if not body:
+            self.block = None  # an empty record ends a settings block
             return
-        self._record(lineno, body, sink)
+        known = self.known.get((self.block, body))
+        if known is None:
+            known = self._record(lineno, body, sink)
+            if known is None:
+                return
+            if len(body) <= MAX_KNOWN_RECORD_CHARS and len(self.known) < MAX_KNOWN_RECORDS:
+                self.known[(self.block, body)] = known
+        self.store(known[0], known[1], lineno, sink)
 
     def _continuation(self, lineno: int, text: str, sink: ProblemSink) -> None:
         if self.open_multiline is None:
@@ -549,74 +587,92 @@ class _TextReader(_Reader):
             _MULTILINE[key], DetailEntry(value="\n".join(collected).strip(), line=line, count=1)
         )
 
-    def _record(self, lineno: int, body: str, sink: ProblemSink) -> None:
-        stripped = body.strip()
-        if stripped in ("Effective Settings:", "Requested Settings:"):
-            self.block = "effective" if stripped.startswith("Effective") else "requested"
-            return
-        if stripped.startswith("ERROR"):
-            self.message("error", "error", stripped.split(":", 1)[-1].strip(), lineno)
-            return
-        if stripped.startswith("WARNING"):
-            self.message("warning", "warning", stripped.split(":", 1)[-1].strip(), lineno)
-            return
+    def _record(self, lineno: int, stripped: str, sink: ProblemSink) -> tuple[str, Any] | None:
+        """One record's text (stripped): a message, a block title, a special record or ``key : value``.
+        Returns the (key, value) to store when that is all the record does, else None (done here)."""
+        if stripped[0] in "EW":
+            if stripped.startswith("ERROR"):
+                self.message("error", "error", stripped.split(":", 1)[-1].strip(), lineno)
+                return None
+            if stripped.startswith("WARNING"):
+                self.message("warning", "warning", stripped.split(":", 1)[-1].strip(), lineno)
+                return None
         head, sep, tail = stripped.partition(":")
-        head, tail = head.strip(), tail.strip()
-        if head in _MULTILINE and not tail:
-            self.open_multiline = (head, lineno, [])
-            return
-        if head == "SHA1 of files" and not tail:
-            self.open_multiline = ("sha1", lineno, [])
-            self.file_sha1_line = lineno
-            return
-        if head == "Loading QSL":
-            self._loaded_set(lineno, tail, sink)
-            return
-        if head == "GeneratedQueries":
-            for name, key in (("queries", "generated_query_count"), ("samples per query", "generated_samples_per_query"),
-                              ("duration", "generated_query_duration")):
-                found = re.search(rf'"{name}"\s*:\s*(\d+)', tail)
-                if found:
-                    self.store(key, int(found.group(1)), lineno, sink)
-            return
-        if head in ("POWER_BEGIN", "POWER_END"):
-            self.store(head.lower(), tail, lineno, sink)
-            return
+        head, tail = head.rstrip(), tail.lstrip()
+        special = _SPECIAL_RECORDS.get(head)
+        if special is not None and special(self, lineno, tail, sink):
+            return None
         if not sep or (not tail and self.block is None) or head.startswith("Ending"):
-            self.store("generic_message", stripped, lineno, sink)
-            return
-        if head.isdigit() and re.fullmatch(r"\w+", tail):
-            self.store(f"logger_{tail}", int(head), lineno, sink)
-            return
+            return "generic_message", stripped
+        if tail and head.isdigit() and _WORD.fullmatch(tail):
+            return f"logger_{tail}", int(head)
         if self.block is not None:
-            self._setting(lineno, head, tail, sink)
-            return
+            return self._setting(lineno, head, tail, sink)
         key = _TEXT_KEYS.get(head)
         if key is not None:
-            value: Any = tail
             if key.startswith("qsl_reported") and tail.isdigit():
-                value = int(tail)
-            self.store(key, value, lineno, sink)
-            return
-        self.store(_settings_key(head) or "generic_message", tail, lineno, sink)
+                return key, int(tail)
+            return key, tail
+        return _settings_key(head) or "generic_message", tail
 
-    def _setting(self, lineno: int, head: str, tail: str, sink: ProblemSink) -> None:
+    def _block_title(self, lineno: int, tail: str, sink: ProblemSink, block: str) -> bool:
+        if tail:
+            return False
+        self.block = block
+        return True
+
+    def _multiline(self, lineno: int, tail: str, sink: ProblemSink, head: str) -> bool:
+        if tail:
+            return False
+        self.open_multiline = (head, lineno, [])
+        if head == "sha1":
+            self.file_sha1_line = lineno
+        return True
+
+    def _generated_queries(self, lineno: int, tail: str, sink: ProblemSink) -> bool:
+        for pattern, key in _GENERATED_QUERIES:
+            found = pattern.search(tail)
+            if found:
+                self.store(key, int(found.group(1)), lineno, sink)
+        return True
+
+    def _power(self, lineno: int, tail: str, sink: ProblemSink, key: str) -> bool:
+        self.store(key, tail, lineno, sink)
+        return True
+
+    def _setting(self, lineno: int, head: str, tail: str, sink: ProblemSink) -> tuple[str, Any] | None:
         name = _settings_key(head)
         prefix = f"{self.block}_"
         if name == "scenario":
             canonical = canonical_scenario(tail)
             if canonical is None:
                 sink.add("unknown_value", "unknown scenario name", line=lineno, found=tail)
-            self.store(prefix + "scenario", canonical or tail, lineno, sink)
-            return
+                self.store(prefix + "scenario", tail, lineno, sink)
+                return None  # not remembered: a repeat must be reported again
+            return prefix + "scenario", canonical
         if name == "test_mode":
-            self.store(prefix + "test_mode", canonical_mode(tail) or tail, lineno, sink)
-            return
-        self.store(prefix + name, tail, lineno, sink)
+            return prefix + "test_mode", canonical_mode(tail) or tail
+        return prefix + name, tail
 
-    def _loaded_set(self, lineno: int, tail: str, sink: ProblemSink) -> None:
+    def _loaded_set(self, lineno: int, tail: str, sink: ProblemSink) -> bool:
         start, end = tail.find("["), tail.rfind("]")
         if start < 0 or end < start:
             sink.add("syntax", "cannot read the loaded sample set", line=lineno, found=tail)
-            return
+            return True
         self.store("loaded_qsl_set", tail[start : end + 1], lineno, sink)  # parsed by int_list()
+        return True
+
+
+#: Records of the 2019 text that are not plain ``key : value``, by their head; a handler returns
+#: False when the record turns out to be ordinary after all (e.g. a title followed by text).
+_SPECIAL_RECORDS: dict[str, Callable[[_TextReader, int, str, ProblemSink], bool]] = {
+    "Effective Settings": partial(_TextReader._block_title, block="effective"),
+    "Requested Settings": partial(_TextReader._block_title, block="requested"),
+    "git_log": partial(_TextReader._multiline, head="git_log"),
+    "git_status": partial(_TextReader._multiline, head="git_status"),
+    "SHA1 of files": partial(_TextReader._multiline, head="sha1"),
+    "Loading QSL": _TextReader._loaded_set,
+    "GeneratedQueries": _TextReader._generated_queries,
+    "POWER_BEGIN": partial(_TextReader._power, key="power_begin"),
+    "POWER_END": partial(_TextReader._power, key="power_end"),
+}

@@ -38,7 +38,8 @@ MODES = {
 }
 
 _SECTION_TITLES = {"MLPerf Results Summary": "results", "Additional Stats": "stats", "Test Parameters Used": "parameters"}
-_KEY_VALUE = re.compile(r"^\s*([A-Za-z0-9_][\w .()/*+%-]*?)\s*:\s*(.*?)\s*$")
+# A 'key : value' line is split at its first colon; the key must look like one of LoadGen's.
+_KEY = re.compile(r"[A-Za-z0-9_][\w .()/*+%-]*")
 _FOOTER = re.compile(r"^(No|\d+)\s+(warning|ERROR)", re.IGNORECASE)
 _ES_ESTIMATE = re.compile(r"Early stopping\s+([\d.]+)(?:th)?\s+percentile estimate\s*:\s*([-\d.eE+]+)")
 _PERCENTILE_KEY = re.compile(r"^(\d+(?:\.\d+)?) percentile latency \(ns\)$")
@@ -195,14 +196,14 @@ class _State:
             self.in_recommendations = True  # free text until the next blank line
             self.data["notes"].append(_src(value=stripped, line=lineno))
             return
-        match = _KEY_VALUE.match(text)
-        if not match:
+        key, colon, value = stripped.partition(":")
+        key = key.rstrip()
+        if not colon or not _KEY.fullmatch(key):
             sink.add("syntax", "line is not 'key : value'", line=lineno, found=stripped)
             return
         self.content_seen = True
         self.recognised += 1
-        key, value = match.group(1).strip(), match.group(2)
-        self._key_value(lineno, key, value, sink)
+        self._key_value(lineno, key, value.lstrip(), sink)
 
     def _footer(self, lineno: int, text: str, match: re.Match[str]) -> None:
         count = 0 if match.group(1).lower() == "no" else int(match.group(1))
