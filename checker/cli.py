@@ -143,8 +143,9 @@ def _annotation_files(values: tuple[str, ...], val_map: Path | None) -> dict[str
               help="Worker processes checking submitter folders in parallel (default: the machine's cores; "
               "1: in this process). Trees under 24 results are checked in this process.")
 @click.option("--cache", "cache", type=click.Path(path_type=Path, file_okay=False),
-              help="Folder for an on-disk cache of parsed files (outside the tree): files unchanged since "
-              "the last run (size, mtime, head/tail digest) are not parsed again.")
+              help="Folder for an on-disk cache (outside the tree): a submitter folder unchanged since the last "
+              "run with the same checker, rule pack and options is not checked again, and unchanged files "
+              "(size, mtime, head/tail digest) are not parsed again.")
 def check_command(path: Path | None, round_name: str | None, submitter: str | None, select: tuple[str, ...],
                   ignore: tuple[str, ...], fmt: str, output: Path | None, reports: tuple[str, ...],
                   path_prefix: str, csv_columns: str, waivers_file: Path | None, tree_waivers: bool,

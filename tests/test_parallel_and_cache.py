@@ -118,3 +118,146 @@ def test_cli_jobs_and_cache(tmp_path):
         outputs.append(data)
     assert outputs[0] == outputs[1]
     assert any(cache.rglob("*.pkl"))
+
+
+# -- the partition cache: a warm run takes unchanged submitters' results from the cache ----------
+
+def _json_bytes(document) -> str:
+    """The `--format json` output, byte for byte, with the timings (the only run-dependent field) emptied."""
+    from checker.report.render import render
+
+    return render(document.model_copy(update={"timings": {}}), "json")
+
+
+def _linked_copy(source: Path, target: Path) -> None:
+    import os
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, copy_function=link, symlinks=True)
+
+
+@pytest.fixture
+def partition_stats(monkeypatch):
+    """The engine's stats of every run_checks call in this process."""
+    seen: list[dict] = []
+    real = runner.run_checks
+
+    def recording(*args, **kwargs):
+        outcome = real(*args, **kwargs)
+        seen.append(outcome.stats)
+        return outcome
+
+    import checker.check as check_module
+
+    monkeypatch.setattr(check_module, "run_checks", recording)
+    return seen
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_partition_cache_warm_equals_cold_equals_uncached(corpus, tmp_path, partition_stats, parser_calls, jobs):
+    tree = tmp_path / "tree"
+    _linked_copy(corpus("v0.7"), tree)
+    cache = tmp_path / "cache"
+    uncached = _json_bytes(run_check(tree, round_name="v0.7", jobs=jobs))
+    cold = _json_bytes(run_check(tree, round_name="v0.7", jobs=jobs, cache=cache))
+    partitions = partition_stats[-1]["partitions"]
+    assert partition_stats[-1]["partition_cache_hits"] == 0 and partitions > 2
+    parser_calls.clear()
+    warm = _json_bytes(run_check(tree, round_name="v0.7", jobs=jobs, cache=cache))
+    assert partition_stats[-1]["partition_cache_hits"] == partitions
+    assert parser_calls == []
+    assert warm == cold == uncached
+
+    # one changed file: its submitter is checked again (parsing only that file), the others come from the cache
+    changed = sorted(tree.glob("*/*/results/*/*/*/performance/run_1/mlperf_log_summary.txt"))[0]
+    data = changed.read_bytes()
+    changed.unlink()  # never write through a hard link into the corpus
+    changed.write_bytes(data.replace(b"Result is : VALID", b"Result is : INVALID", 1) + b"\n")
+    parser_calls.clear()
+    again = _json_bytes(run_check(tree, round_name="v0.7", jobs=jobs, cache=cache))
+    assert partition_stats[-1]["partition_cache_hits"] == partitions - 1
+    assert parser_calls == [(changed.relative_to(tree).as_posix(), "loadgen_summary")]
+    assert again == _json_bytes(run_check(tree, round_name="v0.7", jobs=jobs))
+    assert again != warm
+
+
+def test_partition_cache_key_covers_the_configuration(tmp_path, partition_stats, monkeypatch):
+    from checker.engine import partition_cache
+
+    tree = tmp_path / "tree"
+    shutil.copytree(SAMPLE, tree)
+    cache = tmp_path / "cache"
+    run_check(tree, jobs=1, cache=cache)
+    selected = run_check(tree, jobs=1, cache=cache, select=("P",))
+    assert partition_stats[-1]["partition_cache_hits"] == 0  # other rules: another entry
+    assert _json_bytes(selected) == _json_bytes(run_check(tree, jobs=1, select=("P",)))
+    run_check(tree, jobs=1, cache=cache)
+    assert partition_stats[-1]["partition_cache_hits"] == 1
+    ignored = run_check(tree, jobs=1, cache=cache, ignore=("S004", "S005"))
+    assert partition_stats[-1]["partition_cache_hits"] == 0
+    assert _json_bytes(ignored) == _json_bytes(run_check(tree, jobs=1, ignore=("S004", "S005")))
+    # another checker (any source file of the package changed): a miss
+    monkeypatch.setattr(partition_cache, "checker_digest", lambda: "another version")
+    run_check(tree, jobs=1, cache=cache)
+    assert partition_stats[-1]["partition_cache_hits"] == 0
+
+
+def test_partition_cache_sees_changes_that_keep_size_and_mtime(tmp_path, partition_stats):
+    import os
+
+    tree = tmp_path / "tree"
+    shutil.copytree(SAMPLE, tree)
+    cache = tmp_path / "cache"
+    run_check(tree, jobs=1, cache=cache)
+    path = sorted(tree.glob("*/*/results/*/*/*/performance/run_1/mlperf_log_summary.txt"))[0]
+    data = path.read_bytes()
+    stat = path.stat()
+    path.write_bytes(data.replace(b"VALID", b"DILAV", 1))  # same size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same mtime (the change time moves)
+    again = run_check(tree, jobs=1, cache=cache)
+    assert partition_stats[-1]["partition_cache_hits"] == 0
+    assert _json_bytes(again) == _json_bytes(run_check(tree, jobs=1))
+    # a new folder (discovery sees another result) is a change too
+    (path.parent.parent.parent.parent / "Extra").mkdir()
+    again = run_check(tree, jobs=1, cache=cache)
+    assert partition_stats[-1]["partition_cache_hits"] == 0
+    assert _json_bytes(again) == _json_bytes(run_check(tree, jobs=1))
+
+
+def test_partition_cache_errors_are_misses(tmp_path, partition_stats):
+    tree = tmp_path / "tree"
+    shutil.copytree(SAMPLE, tree)
+    cache = tmp_path / "cache"
+    expected = _json_bytes(run_check(tree, jobs=1))
+    assert _json_bytes(run_check(tree, jobs=1, cache=cache)) == expected
+    entries = list((cache / "partitions").rglob("*.pkl"))
+    assert entries
+    for entry in entries:
+        entry.write_bytes(entry.read_bytes()[:40])  # truncated
+    assert _json_bytes(run_check(tree, jobs=1, cache=cache)) == expected
+    assert partition_stats[-1]["partition_cache_hits"] == 0
+    for entry in (cache / "partitions").rglob("*.pkl"):
+        entry.write_bytes(b"not a pickle")
+    assert _json_bytes(run_check(tree, jobs=1, cache=cache)) == expected
+    # a cache path that cannot be a folder: every write fails, the run does not
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file, not a folder")
+    assert _json_bytes(run_check(tree, jobs=1, cache=blocked)) == expected
+
+
+def test_partition_cache_symlinked_folder_is_never_cached(tmp_path, partition_stats):
+    tree = tmp_path / "tree"
+    shutil.copytree(SAMPLE, tree)
+    result = sorted(tree.glob("*/*/results/*/*/*"))[0]
+    moved = tree / "elsewhere"
+    shutil.move(str(result), str(moved))
+    result.symlink_to(moved, target_is_directory=True)
+    cache = tmp_path / "cache"
+    run_check(tree, jobs=1, cache=cache)
+    run_check(tree, jobs=1, cache=cache)
+    assert partition_stats[-1]["partition_cache_hits"] == 0

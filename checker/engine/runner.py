@@ -19,7 +19,10 @@ its own :class:`Evidence`; a partition returns plain data (findings, each result
 and report facts, its systems' facts) and drops its parsed files, so memory stays bounded by the
 largest submitter, not the tree. With ``jobs > 1`` and a tree of at least :data:`POOL_MIN_RESULTS`
 results, partitions run in a process pool (largest first); the merge is in tree order, so the
-outcome is the same for any ``jobs``.
+outcome is the same for any ``jobs``. With ``cache_dir``, a partition whose files and configuration
+are unchanged since an earlier run comes from :mod:`checker.engine.partition_cache` instead (only
+the partitions left to check decide whether the pool starts); the tree-scope rules, the parse
+findings of the tree-level evidence, the waivers and the verdicts are always computed.
 """
 
 from __future__ import annotations
@@ -375,35 +378,54 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 
 
 def _run_partitions(job: _Job, tree: Tree, jobs: int, donated: dict,
-                    on_done: Callable[[str], None]) -> tuple[list[Partition], int]:
-    """Every submission's partition, in tree order; the number of worker processes used."""
+                    on_done: Callable[[str], None]) -> tuple[list[Partition], int, int]:
+    """Every submission's partition, in tree order; the number of worker processes used; the number
+    of partitions taken from the on-disk partition cache (``job.cache_dir``)."""
     parts = [_partition_tree(tree, submission) for submission in tree.submissions]
-    workers = min(jobs, len(parts))
-    if workers <= 1 or len(tree.units) < POOL_MIN_RESULTS:
-        out = []
-        for part in parts:
-            mine = {key: donated.pop(key) for key in list(donated) if _under(key[0], part.submissions[0].path)}
-            out.append(check_partition(job, part, mine))
-            on_done(part.submissions[0].rel)
-        return out, 1
-    from concurrent.futures import ProcessPoolExecutor
-
     results: list[Partition | None] = [None] * len(parts)
-    # largest first, so that no big submitter starts last and runs alone
-    order = sorted(range(len(parts)), key=lambda i: -len(parts[i].submissions[0].units))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_worker_init,
-                             initargs=(job,)) as pool:
-        futures = {pool.submit(_worker_run, parts[i]): i for i in order}
-        from concurrent.futures import as_completed
+    stamps: list[str | None] = [None] * len(parts)
+    store = None
+    if job.cache_dir is not None:
+        from checker.engine.partition_cache import PartitionCache
 
-        for future in as_completed(futures):
-            index = futures[future]
-            try:
-                results[index] = future.result()
-            except Exception:  # noqa: BLE001 - a dead worker: check that partition here instead
-                results[index] = check_partition(job, parts[index])
-            on_done(parts[index].submissions[0].rel)
-    return [r for r in results if r is not None], workers
+        store = PartitionCache(job.cache_dir, job, tree)
+        for index, part in enumerate(parts):
+            stamps[index] = store.stamp(part.submissions[0])
+            cached = store.load(part.submissions[0], stamps[index])
+            if cached is not None:
+                cached.parser_calls = cached.cache_hits = 0
+                results[index] = cached
+                on_done(part.submissions[0].rel)
+    todo = [i for i in range(len(parts)) if results[i] is None]
+    workers = min(jobs, len(todo))
+    if workers <= 1 or sum(len(parts[i].submissions[0].units) for i in todo) < POOL_MIN_RESULTS:
+        workers = 1
+        for index in todo:
+            part = parts[index]
+            mine = {key: donated.pop(key) for key in list(donated) if _under(key[0], part.submissions[0].path)}
+            results[index] = check_partition(job, part, mine)
+            if store is not None:
+                store.store(part.submissions[0], stamps[index], results[index])
+            on_done(part.submissions[0].rel)
+    else:
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        # largest first, so that no big submitter starts last and runs alone
+        order = sorted(todo, key=lambda i: -len(parts[i].submissions[0].units))
+        with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_worker_init,
+                                 initargs=(job,)) as pool:
+            futures = {pool.submit(_worker_run, parts[i]): i for i in order}
+            for future in as_completed(futures):
+                index = futures[future]
+                try:
+                    results[index] = future.result()
+                except Exception:  # noqa: BLE001 - a dead worker: check that partition here instead
+                    results[index] = check_partition(job, parts[index])
+                if store is not None:
+                    store.store(parts[index].submissions[0], stamps[index], results[index])
+                on_done(parts[index].submissions[0].rel)
+    hits = store.hits if store is not None else 0
+    return [r for r in results if r is not None], workers, hits
 
 
 def _under(path: Path, folder: Path) -> bool:
@@ -453,7 +475,7 @@ def run_checks(
         if progress is not None:
             progress(done[0], total, label, len(units))
 
-    partitions, workers = _run_partitions(job, tree, jobs, evidence.donated, on_done)
+    partitions, workers, partition_hits = _run_partitions(job, tree, jobs, evidence.donated, on_done)
     # merged in tree order (partitions are the tree's submissions, in order), whatever ran where
     systems: dict[str, SystemFacts] = {}
     unit_facts: list[ResultFacts] = []
@@ -514,7 +536,7 @@ def run_checks(
                "report_facts_s": end - verdicts_done, "total_s": end - started}
     stats = {"jobs": workers, "partitions": len(partitions),
              "parser_calls": evidence.parser_calls + sum(p.parser_calls for p in partitions),
-             "cache_hits": sum(p.cache_hits for p in partitions)}
+             "cache_hits": sum(p.cache_hits for p in partitions), "partition_cache_hits": partition_hits}
     evidence.release()
     return RunOutcome(pack=pack, tree=tree, findings=findings, results=results, timings=timings,
                       rules_run=[s.id for s in specs], rules_deselected=deselected, evidence=evidence,

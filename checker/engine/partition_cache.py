@@ -1,0 +1,245 @@
+"""On-disk cache of whole partition results (``check --cache DIR``): an unchanged submitter is not checked again.
+
+The runner checks a tree as one partition per submitter folder (:func:`checker.engine.runner.check_partition`)
+and a partition returns plain data (findings, each result's headline metric and report facts, its
+systems' facts). This module stores that :class:`~checker.engine.runner.Partition` and hands it back on a
+later run when nothing it depends on has changed; a changed partition is checked again (its files then
+come from the per-file parse cache of :mod:`checker.engine.cache` where they are unchanged).
+
+What a partition's result depends on, and so what its entry is keyed by:
+
+* **the checker itself**: the tool version, the Python version, this cache's format and the bytes of
+  every ``.py`` file of the ``checker`` package (not only the parsers: a change to any rule, the
+  engine or a helper must not serve an old result), and every file of the ``rules`` and ``schemas``
+  data folders (the packs and the LoadGen SHA-1 table the integrity rules read);
+* **the run's configuration**: the merged rule pack (its full dump), the rules that run on partitions
+  (pack severities, ``--select`` and ``--ignore`` applied), the two prefix lists themselves (they also
+  filter the S004/S005 parse findings), and the check options (``--annotations`` files by path,
+  size, mtime and ctime);
+* **the tree around the partition**: the resolved tree root, its division folders, top-level
+  entries and discovery's oddities (partitions see the whole tree's lists, even though only
+  tree-scope rules read them today);
+* **the partition's files**: every entry below the submitter folder, by relative path, type, mode,
+  size, ``st_mtime_ns`` and ``st_ctime_ns``. A symlink adds its target and the stat of what it
+  points at (a file elsewhere in the tree that changes changes the link's stamp); a partition
+  holding a symlink to a folder, or a folder that cannot be listed, is never cached (checked on
+  every run), since what it reads lies outside the walk.
+
+Waivers and ``--models`` are not part of the key: the engine applies waivers after the partitions,
+and the model audit and the tree-scope rules (round detection included) run on every run.
+
+Why ``st_ctime_ns`` and not the head/tail digest of the parse cache: that digest exists to catch
+an edit that keeps size and mtime (``cp -p``, ``touch -r``, an archive re-extracted). Each of those
+sets the change time to the current time, which no user tool can set back, so size + mtime + ctime
+catch them, and edits in the middle of a large log that the digest would miss, without opening any
+file: a warm run only stats the tree. Where ``st_ctime`` is the creation time (Windows) the
+digest is added per file. A false miss (a ``chmod``, a new hard link) only costs a re-check.
+
+An entry is one file per (tree root, submitter folder, configuration):
+``DIR/partitions/<xx>/<hash>.pkl`` holding the check-level stamp (tool, tree around, files) and the
+pickled partition; a changed submitter overwrites its entry, so the folder does not grow with edits.
+Writes go to a temporary file renamed into place; any OS, pickle or format error while reading or
+writing is a miss, never an exception into the engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import stat
+import sys
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from checker import __version__
+
+if TYPE_CHECKING:
+    from checker.discover import Submission, Tree
+    from checker.engine.runner import Partition, _Job
+
+FORMAT = 1
+#: st_ctime is the inode change time on POSIX systems; on Windows it is the creation time
+_CTIME_IS_CHANGE_TIME = os.name != "nt"
+
+
+def _hash_folder(digest: Any, folder: Path, pattern: str) -> None:
+    for path in sorted(folder.rglob(pattern)):
+        if "__pycache__" in path.parts or not path.is_file():
+            continue
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+
+
+@lru_cache(maxsize=1)
+def checker_digest() -> str:
+    """The tool version, Python version, cache format, every checker source file and data file."""
+    from checker.resources import data_dir
+
+    digest = hashlib.sha256(f"{__version__}|{sys.version_info[:3]}|{FORMAT}".encode())
+    _hash_folder(digest, Path(__file__).resolve().parent.parent, "*.py")
+    for name in ("rules", "schemas"):
+        digest.update(f"\0data:{name}\0".encode())
+        _hash_folder(digest, data_dir(name), "*")
+    return digest.hexdigest()
+
+
+def _stat_token(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_size, info.st_mtime_ns, info.st_ctime_ns
+
+
+def _token(value: Any) -> Any:
+    """A stable, comparable form of a check option (paths with the stat of the file they name)."""
+    if isinstance(value, dict):
+        return sorted((str(k), _token(v)) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return [_token(v) for v in value]
+    if isinstance(value, Path):
+        return ("path", str(value), str(value.resolve()), _stat_token(value))
+    return repr(value)
+
+
+def config_digest(job: _Job) -> str:
+    """What every partition of this run depends on besides the files: pack, rules, prefixes, options."""
+    digest = hashlib.sha256(job.pack.model_dump_json().encode())
+    parts = [
+        [spec.id for spec in job.specs],
+        list(job.select),
+        list(job.ignore),
+        _token(job.options),
+    ]
+    digest.update(repr(parts).encode())
+    return digest.hexdigest()
+
+
+def tree_digest(tree: Tree) -> str:
+    """The tree around the partitions: root, divisions, top-level entries, discovery's oddities."""
+    try:
+        root = str(Path(tree.root).resolve())
+    except (OSError, RuntimeError):
+        root = str(tree.root)
+    parts = [
+        root,
+        list(tree.divisions),
+        list(tree.top_entries),
+        [(o.kind, o.path, o.scope.label(), o.detail) for o in tree.oddities],
+    ]
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+def _file_digest(path: str) -> bytes:
+    from checker.engine.cache import fingerprint
+
+    found = fingerprint(Path(path))
+    return (found[2] if found else "?").encode()
+
+
+def files_digest(folder: Path) -> str | None:
+    """Stamp of every entry below ``folder`` (see the module docstring); None when it cannot be cached."""
+    digest = hashlib.blake2b(digest_size=32)
+    stack = [(folder, "")]
+    while stack:
+        current, rel = stack.pop()
+        try:
+            with os.scandir(current) as iterator:
+                entries = sorted(iterator, key=lambda e: e.name)
+        except OSError:
+            return None
+        digest.update(f"\0D{rel}\0{len(entries)}".encode("utf-8", "surrogateescape"))
+        folders = []
+        for entry in entries:
+            name = entry.name
+            try:
+                if entry.is_symlink():
+                    target = os.readlink(entry.path)
+                    try:
+                        info = os.stat(entry.path)
+                    except OSError:
+                        record = f"\0L{name}\0{target}\0broken"
+                    else:
+                        if stat.S_ISDIR(info.st_mode):
+                            return None  # a linked folder: its contents lie outside this walk
+                        record = (f"\0L{name}\0{target}\0{info.st_mode}\0{info.st_size}\0{info.st_mtime_ns}"
+                                  f"\0{info.st_ctime_ns}")
+                elif entry.is_dir(follow_symlinks=False):
+                    record = f"\0d{name}"
+                    folders.append((entry.path, f"{rel}/{name}"))
+                else:
+                    info = entry.stat(follow_symlinks=False)
+                    record = f"\0f{name}\0{info.st_mode}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}"
+                    if not _CTIME_IS_CHANGE_TIME and stat.S_ISREG(info.st_mode):
+                        record += "\0" + _file_digest(entry.path).decode()
+            except OSError:
+                return None
+            digest.update(record.encode("utf-8", "surrogateescape"))
+        stack.extend(reversed(folders))
+    return digest.hexdigest()
+
+
+class PartitionCache:
+    """The partition entries of one run (one configuration); counts hits, misses and writes."""
+
+    def __init__(self, folder: Path, job: _Job, tree: Tree) -> None:
+        self.folder = Path(folder) / "partitions"
+        self.hits = self.misses = self.writes = 0
+        try:
+            self._config = config_digest(job)
+            self._context = f"{checker_digest()}|{tree_digest(tree)}"
+        except Exception:  # noqa: BLE001 - a configuration we cannot fingerprint is never cached
+            self._config = None
+        self._root = str(tree.root)
+
+    def _entry(self, submission: Submission) -> Path:
+        key = hashlib.sha256(f"{self._config}\0{self._root}\0{submission.rel}".encode(
+            "utf-8", "surrogateescape")).hexdigest()
+        return self.folder / key[:2] / f"{key[2:]}.pkl"
+
+    def stamp(self, submission: Submission) -> str | None:
+        """The stamp a cached result of ``submission`` must carry; None: not cacheable."""
+        if self._config is None:
+            return None
+        try:
+            files = files_digest(submission.path)
+        except Exception:  # noqa: BLE001
+            return None
+        return None if files is None else f"{self._context}|{files}"
+
+    def load(self, submission: Submission, stamp: str | None) -> Partition | None:
+        if stamp is None:
+            self.misses += 1
+            return None
+        try:
+            with open(self._entry(submission), "rb") as handle:
+                stored_format, stored_stamp, partition = pickle.load(handle)
+            if stored_format != FORMAT or stored_stamp != stamp:
+                self.misses += 1
+                return None
+        except Exception:  # noqa: BLE001 - a missing, truncated or foreign entry is a miss
+            self.misses += 1
+            return None
+        self.hits += 1
+        return partition
+
+    def store(self, submission: Submission, stamp: str | None, partition: Partition) -> None:
+        if stamp is None:
+            return
+        entry = self._entry(submission)
+        try:
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    pickle.dump((FORMAT, stamp, partition), out, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(temporary, entry)
+            except BaseException:
+                os.unlink(temporary)
+                raise
+        except Exception:  # noqa: BLE001 - a cache that cannot be written only costs time
+            return
+        self.writes += 1
