@@ -30,8 +30,7 @@ from checker.parse.base import (
     ProblemSink,
     Sourced,
     display_path,
-    iter_lines,
-    unreadable_text,
+    text_lines,
 )
 
 KIND = "accuracy_txt"
@@ -254,7 +253,7 @@ class AccuracyTxt(BaseModel):
         """The last hash with its line; ``exact_only`` keeps only whole-line ``hash=`` (official)."""
         for h in reversed(self.hashes):
             if h.exact_line or not exact_only:
-                return Sourced[str](value=h.value, line=h.line)
+                return Sourced(value=h.value, line=h.line)
         return None
 
 
@@ -271,14 +270,15 @@ def parse_accuracy_txt(
     shown = display_path(path, root)
     sink = ProblemSink(shown)
     result = ParseResult[AccuracyTxt](kind=KIND, path=shown)
-    if unreadable_text(path, sink, "accuracy.txt"):
+    lines = text_lines(path, sink, "accuracy.txt")
+    if lines is None:
         result.problems = sink.finish()
         return result
 
     compiled = [(p, p.compiled()) for p in patterns]
     model = AccuracyTxt()
     line_count = 0
-    for lineno, text in iter_lines(path, sink):
+    for lineno, text in lines:
         line_count = lineno
         if not text:
             continue

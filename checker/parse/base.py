@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -111,6 +111,11 @@ def shorten(text: str, limit: int = 120) -> str:
 def display_path(path: Path, root: Path | None) -> str:
     """The path as findings show it: relative to the checked tree's root when one is given."""
     if root is not None:
+        text, base = os.fspath(path), os.fspath(root)
+        prefix = base if base.endswith("/") else base + "/"
+        if os.sep == "/" and text.startswith(prefix):
+            # what relative_to gives (Path objects are normalised), without building Path objects
+            return text[len(prefix) :]
         try:
             return path.relative_to(root).as_posix()
         except ValueError:
@@ -330,16 +335,46 @@ def unreadable_text(path: Path, sink: ProblemSink, what: str) -> bool:
         sink.add("missing", f"{what} does not exist")
         return True
     odd = not_regular(path)
-    if odd == "directory":
-        sink.add("not_a_file", f"a directory where {what} should be", expected="a text file")
-        return True
     if odd is not None:
-        sink.add("not_a_file", f"{what} is not a regular file ({odd}); not read", expected="a file", found=odd)
+        _report_odd(sink, what, odd)
         return True
     if looks_binary(read_head(path)):
         sink.add("binary", f"{what} is binary, not text", line=1)
         return True
     return False
+
+
+def _report_odd(sink: ProblemSink, what: str, odd: str) -> None:
+    if odd == "directory":
+        sink.add("not_a_file", f"a directory where {what} should be", expected="a text file")
+    else:
+        sink.add("not_a_file", f"{what} is not a regular file ({odd}); not read", expected="a file", found=odd)
+
+
+def text_lines(path: Path, sink: ProblemSink, what: str) -> Iterable[tuple[int, str]] | None:
+    """:func:`unreadable_text` and :func:`iter_lines` in one: None (and the problem reported) when
+    the file must not be read, else its numbered lines. A small regular file is opened once and
+    read whole (the common case: a few hundred bytes); anything else takes the careful path."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        info = None
+    if info is None or not stat.S_ISREG(info.st_mode) or info.st_size > SMALL_FILE_BYTES:
+        return None if unreadable_text(path, sink, what) else iter_lines(path, sink)
+    try:
+        with open(path, "rb") as handle:
+            data = _read_upto(handle, info.st_size, SMALL_FILE_BYTES)
+    except OSError:
+        return None if unreadable_text(path, sink, what) else iter_lines(path, sink)
+    if len(data) > SMALL_FILE_BYTES:
+        return None if unreadable_text(path, sink, what) else iter_lines(path, sink)
+    if looks_binary(data[:4096]):
+        sink.add("binary", f"{what} is binary, not text", line=1)
+        return None
+    lines = decode_reporting(data, sink).split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [(index, line.rstrip("\r")) for index, line in enumerate(lines, 1)]
 
 
 def read_head(path: Path, size: int = 4096) -> bytes:

@@ -460,7 +460,7 @@ class SourcedJsonObject(BaseModel):
         extra: dict[str, Sourced[JsonValue]] = {}
         for name, value in obj.items():
             where = lines.get(name)
-            sourced = Sourced[JsonValue](value=value, line=where[-1] if where else None)
+            sourced = Sourced(value=value, line=where[-1] if where else None)
             attr = mapping.get(name)
             if attr is not None:
                 known[attr] = sourced

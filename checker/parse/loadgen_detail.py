@@ -58,6 +58,8 @@ _GENERATED_QUERIES = [
                       ("duration", "generated_query_duration"))
 ]
 _WORD = re.compile(r"\w+")
+_SHA1_ROWS = re.compile(r"^[ \t\f\v]*([0-9a-f]{40})[ \t\f\v]+([^\n]*\S)[ \t\r\f\v]*$", re.MULTILINE)
+_NON_BLANK_LINE = re.compile(r"^[ \t\r\f\v]*\S", re.MULTILINE)
 _SHA1_LINE = re.compile(r"^([0-9a-f]{40})\s+(\S.*)$")
 _COMMIT = re.compile(r"@\s*([0-9a-fA-F]{7,40})")
 # The exact shape LoadGen writes: the key, the value, then this tail; other lines take the general
@@ -68,13 +70,20 @@ _MLLOG_TAIL = re.compile(
     r', "time_ms": [-+0-9.eE]+, "namespace": "[^"\\]*", "event_type": "[^"\\]*", "metadata": '
     r'\{"is_error": (true|false), "is_warning": (true|false), [^{}\n]*\}\}[ \t\r]*$'
 )
-_QUIET_MLLOG_TAIL = re.compile(  # the same tail, neither an error nor a warning
-    r', "time_ms": [-+0-9.eE]+, "namespace": "[^"\\]*", "event_type": "[^"\\]*", "metadata": '
-    r'\{"is_error": false, "is_warning": false, [^{}\n]*\}\}[ \t\r]*$'
-)
+# One row per line of a whole file (findall): the quiet, simple record as (prefix, key, integer,
+# real, string, constant), any other line as a row of empty strings.
+_QUIET_ROWS = {
+    prefix: re.compile(
+        rf'^(?:({prefix}) \{{"key": "([^"\\\n]*)", "value": (?:(-?\d+)|(-?\d+\.\d*(?:[eE][-+]?\d+)?|-?\d+[eE][-+]?\d+)'
+        r'|"([^"\\\n]*)"|(true|false|null)), "time_ms": [-+0-9.eE]+, "namespace": "[^"\\\n]*", "event_type": '
+        r'"[^"\\\n]*", "metadata": \{"is_error": false, "is_warning": false, [^{}\n]*\}\}[ \t\r]*|([^\n]*))$',
+        re.MULTILINE,
+    )
+    for prefix in (":::MLLOG", ":::ENDPTS")
+}
+_TEXT_ROWS = re.compile(r'^(?:("pid": )-?\d+, "tid": \d+, "ts": -?\d+ns : ?([^\n]*)|([^\n]*))$', re.MULTILINE)
 _TEXT_PREFIX = re.compile(r'"pid": -?\d+, "tid": \d+, "ts": -?\d+ns : ?')
 _SIMPLE_VALUE = re.compile(r'^(?:(-?\d+)|(-?\d+\.\d*(?:[eE][-+]?\d+)?|-?\d+[eE][-+]?\d+)|"([^"\\]*)"|(true|false|null))$')
-_SIMPLE_VALUE_AT = re.compile(_SIMPLE_VALUE.pattern[1:])  # for match(text, start, end): no '^'
 _CONSTANTS = {"true": True, "false": False, "null": None}
 _LAZY_KEYS = {"loaded_qsl_set"}
 #: Keys LoadGen writes once per run (settings and results). Others repeat legitimately: messages,
@@ -133,7 +142,7 @@ class DetailLog(BaseModel):
 
     def get(self, key: str) -> Sourced[Any] | None:
         entry = self.entries.get(key)
-        return None if entry is None else Sourced[Any](value=entry.value, line=entry.line)
+        return None if entry is None else Sourced(value=entry.value, line=entry.line)
 
     def value(self, key: str, default: Any = None) -> Any:
         entry = self.entries.get(key)
@@ -145,7 +154,7 @@ class DetailLog(BaseModel):
         if entry is None:
             return None
         value = as_number(entry.value)
-        return None if value is None else Sourced[float](value=value, line=entry.line)
+        return None if value is None else Sourced(value=value, line=entry.line)
 
     def integer(self, key: str) -> Sourced[int] | None:
         """Exact integer value (seeds are 64-bit: never round-trip them through float)."""
@@ -154,13 +163,13 @@ class DetailLog(BaseModel):
             return None
         value = entry.value
         if isinstance(value, bool):
-            return Sourced[int](value=int(value), line=entry.line)
+            return Sourced(value=int(value), line=entry.line)
         if isinstance(value, int):
-            return Sourced[int](value=value, line=entry.line)
+            return Sourced(value=value, line=entry.line)
         if isinstance(value, float) and value.is_integer():
-            return Sourced[int](value=int(value), line=entry.line)
+            return Sourced(value=int(value), line=entry.line)
         if isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+\s*", value):
-            return Sourced[int](value=int(value), line=entry.line)
+            return Sourced(value=int(value), line=entry.line)
         return None
 
     def boolean(self, key: str) -> Sourced[bool] | None:
@@ -168,7 +177,7 @@ class DetailLog(BaseModel):
         if entry is None:
             return None
         value = as_bool(entry.value)
-        return None if value is None else Sourced[bool](value=value, line=entry.line)
+        return None if value is None else Sourced(value=value, line=entry.line)
 
     def int_list(self, key: str) -> list[int] | None:
         """A list-of-integers value (``loaded_qsl_set``), parsed on first use.
@@ -257,18 +266,20 @@ def parse_detail(path: Path, root: Path | None = None) -> ParseResult[DetailLog]
 
 
 def _parse_whole(text: str, sink: ProblemSink) -> tuple[_Reader | None, int]:
-    """A file that fits in memory is split once in C and fed line by line (no per-line decoding)."""
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()  # the file ends with a newline
-    reader: _Reader | None = None
-    for index, line in enumerate(lines):
-        if line.strip():
-            reader = _pick_reader(line.rstrip("\r"), sink, index + 1)
+    """A file that fits in memory is read by the reader's whole-text regex (one row per line)."""
+    line_count = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+    offset = index = 0
+    while offset < len(text):
+        end = text.find("\n", offset)
+        end = len(text) if end < 0 else end
+        first = text[offset:end]
+        if first.strip():
+            reader = _pick_reader(first.rstrip("\r"), sink, index + 1)
             if reader is not None:
-                reader.feed_lines(lines, index, sink)
-            break
-    return reader, len(lines)
+                reader.feed_text(text, index, line_count, sink)
+            return reader, line_count
+        offset, index = end + 1, index + 1
+    return None, line_count
 
 
 def _finish(reader: _Reader | None, lines: int, shown: str, sink: ProblemSink) -> ParseResult[DetailLog]:
@@ -358,10 +369,10 @@ class _Reader:
     def feed(self, lineno: int, text: str, sink: ProblemSink) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def feed_lines(self, lines: list[str], start: int, sink: ProblemSink) -> None:
-        """Feed ``lines[start:]`` (a whole file split at newlines; line numbers are 1-based)."""
-        feed = self.feed
-        for index in range(start, len(lines)):
+    def feed_text(self, text: str, start: int, count: int, sink: ProblemSink) -> None:
+        """Feed lines ``start`` (0-based) to ``count`` of a whole file's text."""
+        lines, feed = text.split("\n"), self.feed
+        for index in range(start, count):
             feed(index + 1, lines[index], sink)
 
     def finish(self) -> None:
@@ -392,42 +403,40 @@ class _JsonReader(_Reader):
         self.prefix = prefix
         self.head = prefix + ' {"key": "'
 
-    def feed_lines(self, lines: list[str], start: int, sink: ProblemSink) -> None:
-        """The common record inline: a first occurrence of its key, neither error nor warning, a
-        short number, string or constant. Everything else goes through :meth:`feed`."""
-        head, entries, feed = self.head, self.entries, self.feed
-        first = len(head)
-        after_separator = len(_VALUE_SEPARATOR)
-        quiet_tail, simple_value = _QUIET_MLLOG_TAIL.match, _SIMPLE_VALUE_AT.match
-        for index in range(start, len(lines)):
-            text = lines[index]
-            if text.startswith(head):
-                end = text.find(_VALUE_SEPARATOR, first)
-                tail_at = text.rfind(_TIME_SEPARATOR)
-                if first <= end < tail_at and tail_at - end <= SMALL_VALUE_BYTES:
-                    key = text[first:end]
-                    simple = simple_value(text, end + after_separator, tail_at)
-                    if (simple is not None and quiet_tail(text, tail_at) is not None and '"' not in key
-                            and "\\" not in key):
-                        entry = entries.get(key)
-                        if entry is None:
-                            if key != "loadgen_file_sha1" and len(entries) < MAX_KEYS:
-                                integer, real, string, constant = simple.groups()
-                                if integer is not None:
-                                    value: Any = int(integer)
-                                elif real is not None:
-                                    value = float(real)
-                                elif string is not None:
-                                    value = string
-                                else:
-                                    value = _CONSTANTS[constant]
-                                self.kept_bytes += tail_at - end - after_separator if string is None else len(string)
-                                entries[key] = DetailEntry(value, index + 1, 1)
-                                continue
-                        elif not key.startswith(_ONCE_PREFIXES):
-                            entry.count += 1  # a key that legitimately repeats: only counted
-                            continue
-            feed(index + 1, text, sink)
+    def feed_text(self, text: str, start: int, count: int, sink: ProblemSink) -> None:
+        """The common record is read by one regex over the whole file, one row per line (in C): a
+        short number, string or constant, neither error nor warning. Every other line (the row's
+        last field) goes through :meth:`feed`; only a key's first occurrence is converted and kept."""
+        rows = _QUIET_ROWS[self.prefix].findall(text)
+        if len(rows) < count:  # cannot happen (one row per line); read line by line then
+            super().feed_text(text, start, count, sink)
+            return
+        entries, feed = self.entries, self.feed
+        lines: list[str] | None = None
+        for index in range(start, count):
+            marker, key, integer, real, string, constant, other = rows[index]
+            if marker:
+                entry = entries.get(key)
+                if entry is None:
+                    if key != "loadgen_file_sha1" and len(entries) < MAX_KEYS:
+                        if integer:
+                            value: Any = int(integer)
+                        elif real:
+                            value = float(real)
+                        elif constant:
+                            value = _CONSTANTS[constant]
+                        else:
+                            value = string
+                        self.kept_bytes += len(integer or real or constant or string)
+                        entries[key] = DetailEntry(value, index + 1, 1)
+                        continue
+                elif not key.startswith(_ONCE_PREFIXES):
+                    entry.count += 1  # a key that legitimately repeats: only counted
+                    continue
+                if lines is None:  # rare (a once-only key repeated, MAX_KEYS): the line itself is needed
+                    lines = text.split("\n")
+                other = lines[index]
+            feed(index + 1, other, sink)
 
     def feed(self, lineno: int, text: str, sink: ProblemSink) -> None:
         if text.startswith(self.head):
@@ -534,14 +543,49 @@ class _TextReader(_Reader):
         # same records (logger counters, titles) dozens of times in one file.
         self.known: dict[tuple[str | None, str], tuple[str, Any]] = {}
 
+    def feed_text(self, text: str, start: int, count: int, sink: ProblemSink) -> None:
+        """One regex over the whole file gives a row per line (in C): a record's text, or the line
+        when it is not a record. A SHA-1 table (thousands of lines in some logs) is read in one go."""
+        rows = _TEXT_ROWS.findall(text)
+        if len(rows) < count:  # cannot happen (one row per line); read line by line then
+            super().feed_text(text, start, count, sink)
+            return
+        index = start
+        while index < count:
+            marker, body, other = rows[index]
+            if marker:
+                self._record_text(index + 1, body, sink)
+            else:
+                self._continuation(index + 1, other.rstrip("\r"), sink)
+            index += 1
+            if self.open_multiline is not None and self.open_multiline[0] == "sha1":
+                index = self._sha1_table(rows, index, count)
+
+    def _sha1_table(self, rows: list[tuple[str, str, str]], start: int, count: int) -> int:
+        """Read the table's lines up to the next record; returns the index of the first line not read.
+        When a line is not ``<sha1> <path>`` the block is left to line-by-line reading (which reports it)."""
+        end = start
+        while end < count and not rows[end][0] and not rows[end][2].startswith('"pid"'):
+            end += 1
+        block = "\n".join([row[2] for row in rows[start:end]])
+        found = _SHA1_ROWS.findall(block)
+        if len(found) != len(_NON_BLANK_LINE.findall(block)) or len(self.file_sha1) + len(found) > MAX_SHA1_ENTRIES:
+            return start
+        for sha, name in found:
+            self.file_sha1[name[:4096]] = sha
+        return end
+
     def feed(self, lineno: int, text: str, sink: ProblemSink) -> None:
         prefix = _TEXT_PREFIX.match(text)
         if prefix is None:
             self._continuation(lineno, text.rstrip("\r"), sink)
             return
+        self._record_text(lineno, text[prefix.end() :], sink)
+
+    def _record_text(self, lineno: int, body: str, sink: ProblemSink) -> None:
+        """A record's text after its ``"pid": …ns :`` prefix."""
         if self.open_multiline is not None:
             self.finish()
-        body = text[prefix.end() :]
         if "\x00" in body:
             body = body.replace("\x00", "")
         body = body.strip()  # also drops a CR of CRLF files

@@ -22,8 +22,7 @@ from checker.parse.base import (
     ParseResult,
     ProblemSink,
     display_path,
-    iter_lines,
-    unreadable_text,
+    text_lines,
 )
 
 KIND = "power_spl"
@@ -41,20 +40,24 @@ _FAST_LINE = re.compile(
 
 
 @lru_cache(maxsize=512)
-def _day_start(month: int, day: int, year: int) -> float:
-    return float(calendar.timegm((year, month, day, 0, 0, 0, 0, 0, 0)))
-
-
-def _stamp_seconds(month: str, day: str, year: str, hour: str, minute: str, second: str) -> float | None:
+def _day_start(month: str, day: str, year: str) -> float | None:
+    """Seconds at the start of a written date; None when it is not a date (a run spans few dates)."""
     m, d, y = int(month), int(day), int(year)
-    h, mi, sec = int(hour), int(minute), float(second)
-    if not (1 <= m <= 12 and 1 <= d <= 31 and h < 24 and mi < 60 and sec < 61):
+    if not (1 <= m <= 12 and 1 <= d <= 31):
         return None
     try:
         _dt.date(y, m, d)
     except ValueError:
         return None
-    return _day_start(m, d, y) + h * 3600 + mi * 60 + sec
+    return float(calendar.timegm((y, m, d, 0, 0, 0, 0, 0, 0)))
+
+
+def _stamp_seconds(month: str, day: str, year: str, hour: str, minute: str, second: str) -> float | None:
+    start = _day_start(month, day, year)
+    h, mi, sec = int(hour), int(minute), float(second)
+    if start is None or not (h < 24 and mi < 60 and sec < 61):
+        return None
+    return start + h * 3600 + mi * 60 + sec
 
 
 def to_seconds(text: str) -> float | None:
@@ -88,22 +91,23 @@ def parse_spl(path: Path, root: Path | None = None) -> ParseResult[PowerLog]:
     shown = display_path(path, root)
     sink = ProblemSink(shown)
     result = ParseResult[PowerLog](kind=KIND, path=shown)
-    if unreadable_text(path, sink, "the power sample log"):
+    lines = text_lines(path, sink, "the power sample log")
+    if lines is None:
         result.problems = sink.finish()
         return result
 
     model = PowerLog()
     bad = 0
-    for lineno, text in iter_lines(path, sink):
+    for lineno, text in lines:
         fast = _FAST_LINE.match(text)
         if fast is not None:
-            moment = _stamp_seconds(*fast.groups()[:6])
-            watts = float(fast.group(7))
+            month, day, year, hour, minute, second, watts_text, mark = fast.groups()
+            moment = _stamp_seconds(month, day, year, hour, minute, second)
+            watts = float(watts_text)
             if moment is not None and watts == watts:
                 model.times.append(moment)
                 model.watts.append(watts)
                 model.lines.append(lineno)
-                mark = fast.group(8)
                 if mark and (not model.marks or model.marks[-1] != mark) and mark not in model.marks:
                     model.marks.append(mark)
                 continue

@@ -26,8 +26,7 @@ from checker.parse.base import (
     ProblemSink,
     Sourced,
     display_path,
-    iter_lines,
-    unreadable_text,
+    text_lines,
 )
 
 KIND = "verify"
@@ -118,7 +117,7 @@ class VerifyOutput(BaseModel):
     def figure_values(self, key: str, section: str | None = None) -> list[Sourced[float]]:
         key = figure_key(key)
         return [
-            Sourced[float](value=f.value, line=f.line)
+            Sourced(value=f.value, line=f.line)
             for f in self.figures
             if f.key == key and (section is None or f.section == section)
         ]
@@ -129,14 +128,15 @@ def parse_verify(path: Path, root: Path | None = None) -> ParseResult[VerifyOutp
     shown = display_path(path, root)
     sink = ProblemSink(shown)
     result = ParseResult[VerifyOutput](kind=KIND, path=shown)
-    if unreadable_text(path, sink, "the verification output"):
+    lines = text_lines(path, sink, "the verification output")
+    if lines is None:
         result.problems = sink.finish()
         return result
 
     model = VerifyOutput()
     section: str | None = None
     line_count = 0
-    for lineno, text in iter_lines(path, sink):
+    for lineno, text in lines:
         line_count = lineno
         if not text.strip():
             continue
@@ -154,7 +154,7 @@ def parse_verify(path: Path, root: Path | None = None) -> ParseResult[VerifyOutp
     if model.verdicts:
         fail = next((v for v in model.verdicts if not v.passed), None)
         deciding = fail or model.verdicts[-1]
-        model.verdict = Sourced[Literal["PASS", "FAIL"]](value="FAIL" if fail else "PASS", line=deciding.line)
+        model.verdict = Sourced(value="FAIL" if fail else "PASS", line=deciding.line)
     if model.checks:
         flags = {c.passed for c in model.checks}
         if False in flags:
@@ -183,7 +183,7 @@ def _read_segment(
     """Record what one logical line says; returns the section in force after it."""
     heading = _SECTION.match(segment)
     if heading:
-        model.sections.append(Sourced[str](value=segment.strip(), line=lineno))
+        model.sections.append(Sourced(value=segment.strip(), line=lineno))
         return heading.group("name")
     verdicts = list(_VERDICT.finditer(segment))
     for i, m in enumerate(verdicts):
@@ -228,10 +228,10 @@ def _read_segment(
         return section
     complete = _COMPLETE.match(segment)
     if complete:
-        model.completion = Sourced[str](value=complete.group("test"), line=lineno)
+        model.completion = Sourced(value=complete.group("test"), line=lineno)
         return section
     if _WARNING.match(segment):
-        model.warnings.append(Sourced[str](value=segment.strip()[:200], line=lineno))
+        model.warnings.append(Sourced(value=segment.strip()[:200], line=lineno))
     elif _ERROR.match(segment):
-        model.errors.append(Sourced[str](value=segment.strip()[:200], line=lineno))
+        model.errors.append(Sourced(value=segment.strip()[:200], line=lineno))
     return section
