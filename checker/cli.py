@@ -28,6 +28,9 @@ class ToolError(click.ClickException):
 @click.version_option(__version__, prog_name="mlperf-audit")
 def main() -> None:
     """Compliance checker and audit tool for MLPerf Inference submissions."""
+    from checker.runtime import tune_for_batch
+
+    tune_for_batch()
 
 
 def _shorten_for_text(value: Any, limit: int = 12) -> Any:

@@ -18,6 +18,7 @@ from checker.discover import inside_tree
 from checker.findings import Scope
 from checker.parse.base import ParseProblem, ParseResult
 from checker.parse.kinds import parser_for
+from checker.parse.memo import ContentMemo
 
 if TYPE_CHECKING:
     from checker.engine.cache import ParseCache
@@ -39,8 +40,10 @@ class Evidence:
         self.disk = disk
         #: results read before the checks ran (round detection): used once, then forgotten
         self.donated = donated if donated is not None else {}
-        #: parser calls made by this Evidence (not counting disk-cache hits)
+        #: parser calls made by this Evidence (not counting disk-cache hits and reused copies)
         self.parser_calls = 0
+        #: byte-identical files (results copied into compliance/, one mlperf.conf everywhere) parse once
+        self.memo = ContentMemo()
 
     def rel(self, path: Path) -> str:
         try:
@@ -74,23 +77,28 @@ class Evidence:
         if not inside_tree(self.root, path):
             return _not_followed(path, kind, self.rel(path))
         if self.disk is None:
-            self.parser_calls += 1
-            return parser_for(kind)(path, root=self.root)
+            return self._parse_file(path, kind)
         from checker.engine.cache import fingerprint
 
         rel = self.rel(path)
         stamp = fingerprint(path)
         result = self.disk.load(self.root, rel, kind, stamp)
         if result is None:
-            self.parser_calls += 1
-            result = parser_for(kind)(path, root=self.root)
+            result = self._parse_file(path, kind)
             self.disk.store(self.root, rel, kind, stamp, result)
+        return result
+
+    def _parse_file(self, path: Path, kind: str) -> ParseResult:
+        reused = self.memo.reused
+        result = self.memo.parse(kind, path, self.root, parser_for(kind))
+        self.parser_calls += self.memo.reused == reused
         return result
 
     def release(self) -> None:
         """Forget every parsed file (the report's extras have been read)."""
         self._cache.clear()
         self.donated.clear()
+        self.memo = ContentMemo()
 
 
 def _not_followed(path: Path, kind: str, shown: str) -> ParseResult:

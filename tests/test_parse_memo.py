@@ -1,0 +1,128 @@
+"""Byte-identical files parse once (checker/parse/memo.py), and nothing else is ever taken for a copy.
+
+The files are real LoadGen output from the bundled sample submission (produced by the real LoadGen
+with an ONNX Runtime system under test, see reference_runs/README.md).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from checker.parse.kinds import parser_for
+from checker.parse.memo import TAIL_BYTES, ContentMemo
+
+SAMPLE = Path(__file__).resolve().parent.parent / "reference_runs" / "sample_submission"
+DETAIL = next(SAMPLE.rglob("results/*/*/*/performance/run_1/mlperf_log_detail.txt"))
+CONF = next(SAMPLE.rglob("measurements/*/*/*/mlperf.conf"))
+
+
+def _place(root: Path, rel: str, data: bytes) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def _counting(kind: str, calls: list[Path]):
+    parse = parser_for(kind)
+
+    def wrapped(path, root=None):
+        calls.append(path)
+        return parse(path, root=root)
+
+    return wrapped
+
+
+def test_a_copy_reuses_the_parse_with_its_own_path(tmp_path):
+    data = DETAIL.read_bytes() + b"not a record\n"  # a parse problem, to see its path moved too
+    first = _place(tmp_path, "results/a/mlperf_log_detail.txt", data)
+    second = _place(tmp_path, "compliance/a/mlperf_log_detail.txt", data)
+    memo, calls = ContentMemo(), []
+    one = memo.parse("loadgen_detail", first, tmp_path, _counting("loadgen_detail", calls))
+    two = memo.parse("loadgen_detail", second, tmp_path, _counting("loadgen_detail", calls))
+    assert calls == [first] and memo.reused == 1
+    assert two.path == "compliance/a/mlperf_log_detail.txt"
+    assert two.problems and {p.path for p in two.problems} == {"compliance/a/mlperf_log_detail.txt"}
+    assert {p.path for p in one.problems} == {"results/a/mlperf_log_detail.txt"}  # the first is untouched
+    direct = parser_for("loadgen_detail")(second, root=tmp_path)
+    assert two.model_dump(mode="json") == direct.model_dump(mode="json")
+
+
+def test_same_size_and_same_tail_but_another_byte_is_parsed_again(tmp_path):
+    data = DETAIL.read_bytes()
+    assert len(data) > 2 * TAIL_BYTES
+    changed = bytearray(data)
+    at = data.index(b'"time_ms": ') + len(b'"time_ms": ')  # a digit on the first line, far from the tail
+    changed[at] = ord("7") if data[at] != ord("7") else ord("8")
+    first = _place(tmp_path, "a/mlperf_log_detail.txt", data)
+    second = _place(tmp_path, "b/mlperf_log_detail.txt", bytes(changed))
+    memo, calls = ContentMemo(), []
+    memo.parse("loadgen_detail", first, tmp_path, _counting("loadgen_detail", calls))
+    memo.parse("loadgen_detail", second, tmp_path, _counting("loadgen_detail", calls))
+    assert calls == [first, second] and memo.reused == 0
+
+
+def test_same_bytes_under_another_name_is_parsed_again(tmp_path):
+    """mlperf.conf and user.conf with the same lines are read differently (LoadGen's rules differ)."""
+    data = CONF.read_bytes()
+    first = _place(tmp_path, "m/mlperf.conf", data)
+    second = _place(tmp_path, "m/user.conf", data)
+    memo, calls = ContentMemo(), []
+    one = memo.parse("conf", first, tmp_path, _counting("conf", calls))
+    two = memo.parse("conf", second, tmp_path, _counting("conf", calls))
+    assert calls == [first, second] and memo.reused == 0
+    assert one.model.kind != two.model.kind
+
+
+def test_small_files_that_differ_are_never_confused(tmp_path):
+    """Files under TAIL_BYTES are compared whole: same size, one byte apart."""
+    data = CONF.read_bytes()
+    assert len(data) <= TAIL_BYTES
+    changed = data.replace(b"=", b"#", 1)
+    assert len(changed) == len(data) and changed != data
+    first = _place(tmp_path, "a/mlperf.conf", data)
+    second = _place(tmp_path, "b/mlperf.conf", changed)
+    third = _place(tmp_path, "c/mlperf.conf", data)
+    memo, calls = ContentMemo(), []
+    for path in (first, second, third):
+        memo.parse("conf", path, tmp_path, _counting("conf", calls))
+    assert calls == [first, second] and memo.reused == 1
+
+
+def test_a_copy_in_a_checked_tree_is_parsed_once_and_the_report_is_unchanged(tmp_path, monkeypatch):
+    """The engine's parse cache uses the memo: the sample's identical files (one mlperf.conf per
+    scenario folder, ...) are parsed once, and the report equals the one made without the memo."""
+    from checker.check import run_check
+    from checker.engine import evidence
+
+    calls: list[tuple[str, str]] = []
+    real = evidence.parser_for
+
+    def counting(kind):
+        parse = real(kind)
+
+        def wrapped(path, root=None):
+            calls.append((str(path), kind))
+            return parse(path, root=root)
+
+        return wrapped
+
+    class NoMemo:
+        reused = 0
+
+        def parse(self, kind, path, root, parser):
+            return parser(path, root=root)
+
+    monkeypatch.setattr(evidence, "parser_for", counting)
+    tree = tmp_path / "tree"
+    shutil.copytree(SAMPLE, tree)
+    with_memo = run_check(tree).model_dump(mode="json")
+    parsed_with_memo = list(calls)
+    calls.clear()
+    monkeypatch.setattr(evidence, "ContentMemo", NoMemo)
+    without = run_check(tree).model_dump(mode="json")
+    assert len(calls) > len(parsed_with_memo) > 0
+    for report in (with_memo, without):
+        report.pop("timings")
+    assert with_memo == without
