@@ -70,13 +70,17 @@ _MLLOG_TAIL = re.compile(
     r', "time_ms": [-+0-9.eE]+, "namespace": "[^"\\]*", "event_type": "[^"\\]*", "metadata": '
     r'\{"is_error": (true|false), "is_warning": (true|false), [^{}\n]*\}\}[ \t\r]*$'
 )
-# One row per line of a whole file (findall): the quiet, simple record as (prefix, key, integer,
-# real, string, constant), any other line as a row of empty strings.
+_QUIET_TAIL = (r', "time_ms": [-+0-9.eE]+, "namespace": "[^"\\\n]*", "event_type": "[^"\\\n]*", "metadata": '
+               r'\{"is_error": false, "is_warning": false, [^{}\n]*\}\}[ \t\r]*')
+# One row per line of a whole file (findall): a quiet record with a simple value as (prefix, key,
+# integer, real, string, constant), a quiet sample set as (prefix, list text), any other line as
+# its text; the fields of the other shapes are empty strings.
 _QUIET_ROWS = {
     prefix: re.compile(
         rf'^(?:({prefix}) \{{"key": "([^"\\\n]*)", "value": (?:(-?\d+)|(-?\d+\.\d*(?:[eE][-+]?\d+)?|-?\d+[eE][-+]?\d+)'
-        r'|"([^"\\\n]*)"|(true|false|null)), "time_ms": [-+0-9.eE]+, "namespace": "[^"\\\n]*", "event_type": '
-        r'"[^"\\\n]*", "metadata": \{"is_error": false, "is_warning": false, [^{}\n]*\}\}[ \t\r]*|([^\n]*))$',
+        rf'|"([^"\\\n]*)"|(true|false|null)){_QUIET_TAIL}'
+        rf'|({prefix}) \{{"key": "loaded_qsl_set", "value": (\[[^\n]*\]){_QUIET_TAIL}'
+        r'|([^\n]*))$',
         re.MULTILINE,
     )
     for prefix in (":::MLLOG", ":::ENDPTS")
@@ -414,7 +418,10 @@ class _JsonReader(_Reader):
         entries, feed = self.entries, self.feed
         lines: list[str] | None = None
         for index in range(start, count):
-            marker, key, integer, real, string, constant, other = rows[index]
+            marker, key, integer, real, string, constant, set_marker, sample_set, other = rows[index]
+            if set_marker:
+                self.store("loaded_qsl_set", sample_set, index + 1, sink, len(sample_set))  # parsed by int_list()
+                continue
             if marker:
                 entry = entries.get(key)
                 if entry is None:
@@ -542,6 +549,7 @@ class _TextReader(_Reader):
         # (block, record text) → the (key, value) it stores. A run of several phases repeats the
         # same records (logger counters, titles) dozens of times in one file.
         self.known: dict[tuple[str | None, str], tuple[str, Any]] = {}
+        self.known_queries: dict[str, list[tuple[str, int]]] = {}
 
     def feed_text(self, text: str, start: int, count: int, sink: ProblemSink) -> None:
         """One regex over the whole file gives a row per line (in C): a record's text, or the line
@@ -674,10 +682,14 @@ class _TextReader(_Reader):
         return True
 
     def _generated_queries(self, lineno: int, tail: str, sink: ProblemSink) -> bool:
-        for pattern, key in _GENERATED_QUERIES:
-            found = pattern.search(tail)
-            if found:
-                self.store(key, int(found.group(1)), lineno, sink)
+        counts = self.known_queries.get(tail)  # a run of many phases logs the same line each time
+        if counts is None:
+            counts = [(key, int(found.group(1))) for pattern, key in _GENERATED_QUERIES
+                      if (found := pattern.search(tail))]
+            if len(self.known_queries) < MAX_KNOWN_RECORDS:
+                self.known_queries[tail] = counts
+        for key, value in counts:
+            self.store(key, value, lineno, sink)
         return True
 
     def _power(self, lineno: int, tail: str, sink: ProblemSink, key: str) -> bool:

@@ -113,7 +113,10 @@ def _digest(path: Path) -> bytes | None:
 
 def _known_digest(result: ParseResult) -> bytes | None:
     """The SHA-256 a parser computed anyway (the accuracy log's), so that the file is not read again."""
-    value = getattr(result.model, "sha256", None)
+    model = result.model
+    if "sha256" not in getattr(type(model), "model_fields", ()):
+        return None
+    value = model.sha256
     if isinstance(value, str) and len(value) == 64 and not any(p.code == "unreadable" for p in result.problems):
         try:
             return bytes.fromhex(value)
