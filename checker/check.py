@@ -9,7 +9,7 @@ from pathlib import Path
 from checker.discover import discover, inside_tree
 from checker.engine.evidence import Evidence
 from checker.engine.roundsel import detect_round
-from checker.engine.rulepack import PackError, known_rounds, load_pack
+from checker.engine.rulepack import PackError, known_rounds, load_pack_cached
 from checker.engine.runner import Progress, engine_finding, run_checks
 from checker.engine.waivers import TREE_FILE, Waiver, load_cli_waivers, read_waiver_file
 from checker.findings import Finding, Scope, Severity
@@ -58,7 +58,7 @@ def run_check(
 
         disk = ParseCache(cache)
     evidence = Evidence(path, disk=disk)
-    detection = detect_round(tree, evidence=evidence)
+    detection = detect_round(tree, evidence=evidence, cache_dir=cache)
     notes: list[str] = []
     extra: list[Finding] = []
     if round_name is None:
@@ -76,7 +76,7 @@ def run_check(
             extra.append(Finding(rule="S020", severity=Severity.WARNING, message=message, scope=Scope(),
                                  expected=detection.round, found=round_name))
     try:
-        pack = load_pack(chosen)
+        pack = load_pack_cached(chosen, cache)
     except PackError as exc:
         raise LookupError(str(exc)) from exc
     tree_file = path / TREE_FILE

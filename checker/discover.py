@@ -181,12 +181,23 @@ def _sweep_links(tree: Tree, sub: Submission) -> None:
     reader follows it (see :func:`inside_tree`). Symlinked folders are not descended into.
     """
     seen = {oddity.path for oddity in tree.oddities}
-    for folder, dirs, files in os.walk(sub.path, followlinks=False):
-        for name in sorted([*dirs, *files]):
-            path = Path(folder) / name
+    # a pre-order walk in name order (what os.walk(followlinks=False) with sorted names gives), with
+    # the entries' own type bits: no stat call except for the symlinks themselves
+    stack = [str(sub.path)]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as iterator:
+                entries = sorted(iterator, key=lambda e: e.name)
+        except OSError:
+            continue  # an unreadable folder below the layout: os.walk skipped it too
+        folders = []
+        for entry in entries:
             try:
-                if not path.is_symlink():
+                if not entry.is_symlink():
+                    if entry.is_dir():
+                        folders.append(entry.path)
                     continue
+                path = Path(entry.path)
                 broken = not path.exists()
             except OSError:
                 continue
@@ -198,7 +209,7 @@ def _sweep_links(tree: Tree, sub: Submission) -> None:
                 tree.oddities.append(Oddity("broken_symlink", rel, scope, "points nowhere (or is a loop)"))
             elif not _inside(tree.root, path):
                 tree.oddities.append(Oddity("symlink_outside", rel, scope, "points outside the tree; not followed"))
-        dirs.sort()
+        stack.extend(reversed(folders))
 
 
 def _scope_of(sub: Submission, rel: str) -> Scope:

@@ -218,7 +218,7 @@ def test_partition_cache_sees_changes_that_keep_size_and_mtime(tmp_path, partiti
     data = path.read_bytes()
     stat = path.stat()
     path.write_bytes(data.replace(b"VALID", b"DILAV", 1))  # same size
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same mtime (the change time moves)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same mtime: the head/tail digest sees it
     again = run_check(tree, jobs=1, cache=cache)
     assert partition_stats[-1]["partition_cache_hits"] == 0
     assert _json_bytes(again) == _json_bytes(run_check(tree, jobs=1))
@@ -261,3 +261,44 @@ def test_partition_cache_symlinked_folder_is_never_cached(tmp_path, partition_st
     run_check(tree, jobs=1, cache=cache)
     run_check(tree, jobs=1, cache=cache)
     assert partition_stats[-1]["partition_cache_hits"] == 0
+
+
+def test_round_detection_and_packs_come_from_the_cache(tmp_path, monkeypatch, parser_calls):
+    from checker.engine import roundsel, rulepack
+
+    tree = tmp_path / "tree"
+    shutil.copytree(SAMPLE, tree)
+    cache = tmp_path / "cache"
+    cold = _json_bytes(run_check(tree, jobs=1, cache=cache))  # round detected
+    assert any((cache / "detection").rglob("*.pkl")) and any((cache / "packs").glob("*.pkl"))
+    loaded: list[str] = []
+    real = rulepack.load_pack
+
+    def counting(name, directory=None):
+        loaded.append(name)
+        return real(name, directory)
+
+    monkeypatch.setattr(rulepack, "load_pack", counting)
+    monkeypatch.setattr(roundsel, "load_pack", counting)
+    rulepack._LOADED.clear()
+    parser_calls.clear()
+    assert _json_bytes(run_check(tree, jobs=1, cache=cache)) == cold
+    assert loaded == [] and parser_calls == []  # no pack read or validated, no log parsed
+
+    # a sampled log changes: detected again (from the packs' cache entries), same output as no cache
+    detail = sorted(tree.glob("*/*/results/*/*/*/performance/run_1/mlperf_log_detail.txt"))[0]
+    detail.write_bytes(detail.read_bytes() + b"\n")
+    rulepack._LOADED.clear()
+    again = _json_bytes(run_check(tree, jobs=1, cache=cache))
+    assert ("/".join(detail.relative_to(tree).parts), "loadgen_detail") in parser_calls
+    assert loaded == []
+    assert again == _json_bytes(run_check(tree, jobs=1))
+
+    # unusable pack entries are misses: the packs are loaded and validated again
+    for entry in (cache / "packs").glob("*.pkl"):
+        entry.write_bytes(b"garbage")
+    for entry in (cache / "detection").rglob("*.pkl"):
+        entry.write_bytes(b"garbage")
+    rulepack._LOADED.clear()
+    assert _json_bytes(run_check(tree, jobs=1, cache=cache)) == again
+    assert loaded

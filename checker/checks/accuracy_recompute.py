@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from checker.discover import inside_tree
 from checker.engine.context import Context
 from checker.engine.registry import Violation, rule
@@ -40,7 +38,6 @@ from checker.metrics.base import (
     printed_tolerance,
     significant_tolerance,
 )
-from checker.parse.accuracy_log import iter_entries
 
 ACCURACY_SECTION = "Inference rules: quality targets; 'the accuracy test must be run with one copy of the " \
     "MLPerf specified validation dataset'; results reported to five significant figures"
@@ -89,6 +86,10 @@ def _targets_apply(ctx: Context) -> bool:
 
 def log_entries(path: Path) -> LogEntries:
     """The first entry of every qsl_idx of the log at ``path``, in file order."""
+    import numpy as np
+
+    from checker.parse.accuracy_log import iter_entries
+
     seen: set[int] = set()
     qsl: list[int] = []
     payloads: list[bytes] = []
@@ -264,6 +265,8 @@ def coverage(ctx: Context) -> Iterator[Violation]:
     path, model = _log(ctx)
     if bench is None or bench.dataset_size is None or not _complete(model):
         return
+    import numpy as np
+
     size = bench.dataset_size
     idx = np.asarray(model.qsl_idx, dtype=np.int64)
     inside = np.unique(idx[(idx >= 0) & (idx < size)])
@@ -303,6 +306,8 @@ def duplicates(ctx: Context) -> Iterator[Violation]:
         return
     if _multistream_padding(ctx, model):
         return
+    from checker.parse.accuracy_log import iter_entries
+
     seen: set[int] = set()
     line = None
     for entry in iter_entries(path):

@@ -50,8 +50,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from checker.engine.compliance_facts import required_tests, test01_fallback
 from checker.engine.context import Context
 from checker.engine.metric import log_scenario
@@ -396,6 +394,8 @@ def compare_outputs(sampled: Any, reference: Any) -> Comparison | None:
     """Byte-for-byte (by payload digest) comparison of ``sampled``'s entries with ``reference``'s.
 
     None when a log's payloads cannot be read back (the file vanished or changed)."""
+    import numpy as np
+
     try:
         sampled_digests = np.asarray(sampled.digest_array())
         reference_digests = np.asarray(reference.digest_array())

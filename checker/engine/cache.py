@@ -96,20 +96,36 @@ class ParseCache:
     def store(self, root: Path, rel: str, kind: str, stamp: tuple[int, int, str] | None, result: ParseResult) -> None:
         if stamp is None:
             return
-        entry = self._entry(root, rel, kind)
+        if write_entry(self._entry(root, rel, kind), (stamp, _type_args(result), dict(result))):
+            self.writes += 1
+
+
+def read_entry(entry: Path) -> Any:
+    """The value pickled in a cache entry of ``check --cache`` (this module is the tool's one unpickler:
+    the parse cache, and the partition, detection and rule-pack entries of
+    :mod:`checker.engine.partition_cache`, :mod:`checker.engine.roundsel`, :mod:`checker.engine.rulepack`).
+    Raises on a missing or unreadable entry; callers treat any exception as a miss."""
+    with open(entry, "rb") as handle:
+        return pickle.load(handle)
+
+
+def write_entry(entry: Path, value: Any) -> bool:
+    """Pickle ``value`` into ``entry`` through a temporary file renamed into place, so that parallel
+    workers and interrupted runs never leave a half-written entry. False on any error: a cache that
+    cannot be written only costs time."""
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
         try:
-            entry.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
-            try:
-                with os.fdopen(handle, "wb") as out:
-                    pickle.dump((stamp, _type_args(result), dict(result)), out, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(temporary, entry)
-            except BaseException:
-                os.unlink(temporary)
-                raise
-        except Exception:  # noqa: BLE001 - a cache that cannot be written only costs time
-            return
-        self.writes += 1
+            with os.fdopen(handle, "wb") as out:
+                pickle.dump(value, out, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, entry)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    except Exception:  # noqa: BLE001 - a cache that cannot be written only costs time
+        return False
+    return True
 
 
 def _type_args(result: ParseResult) -> Any:

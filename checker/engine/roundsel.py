@@ -7,17 +7,25 @@ the longest matching prefix wins (``6.0.16`` is v6.1's, whose LoadGen embeds the
 v6.0's). Then the log generation (2019 text vs ``:::MLLOG``) and the layout: the compliance folder
 name (``audit/`` in v0.5, ``compliance/`` from v0.7) and the code folder (``src/`` since v6.0, whose
 results folders also hold the measurements and compliance runs). Only a handful of logs are read.
+
+With ``check --cache DIR`` the detection is remembered in ``DIR/detection/`` with everything it
+looked at: the checker digest (every pack, every source file), the tree's results and submitter
+entries, and each log it probed in order (exists, stays inside the tree, and the parse cache's
+fingerprint: size, mtime, head/tail digest). A
+later run whose probes all give the same answers reuses the detection without loading every pack
+or parsing any log; anything else (or any cache error) detects again.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from checker.discover import Tree, inside_tree
 from checker.engine.evidence import Evidence
-from checker.engine.rulepack import PackError, known_rounds, load_pack
-from checker.parse.loadgen_detail import parse_detail
+from checker.engine.rulepack import PackError, known_rounds, load_pack, load_pack_cached
 
 SAMPLE_LOGS = 12
 
@@ -29,15 +37,31 @@ class Detection:
     seed_votes: dict[str, int] = field(default_factory=dict)
 
 
-def _sample_details(tree: Tree, evidence: Evidence | None = None) -> list:
+def _probe(tree: Tree, path: Path) -> tuple:
+    """What the sampling learns about a candidate log without reading it (see :func:`_sample_details`)."""
+    usable = path.is_file() and inside_tree(tree.root, path)  # never follow a link out
+    if not usable:
+        return (False,)
+    from checker.engine.cache import fingerprint
+
+    return True, fingerprint(path)
+
+
+def _sample_details(tree: Tree, evidence: Evidence | None = None, probes: list | None = None) -> list:
     """A few performance logs; read through ``evidence`` when given (its disk cache, and the
-    results handed on to the checks so that no log is parsed twice)."""
+    results handed on to the checks so that no log is parsed twice). ``probes`` collects each
+    candidate path looked at, in order, with what :func:`_probe` saw."""
+    from checker.parse.loadgen_detail import parse_detail
+
     logs = []
     for unit in tree.units:
         perf = unit.path / "performance"
         for name in ("run_1", "run1", "."):
             path = (perf / name / "mlperf_log_detail.txt") if name != "." else perf / "mlperf_log_detail.txt"
-            if path.is_file() and inside_tree(tree.root, path):  # never follow a link out
+            seen = _probe(tree, path)
+            if probes is not None:
+                probes.append((tree.rel(path), seen))
+            if seen[0]:
                 if evidence is not None:
                     result = evidence.read(path, "loadgen_detail")
                     evidence.donated[(path, "loadgen_detail")] = result
@@ -79,15 +103,71 @@ def _newest_of_layout(candidates: list[str], packs: dict, pack) -> str:
     return same[-1] if same else pack.round
 
 
-def detect_round(tree: Tree, rounds: list[str] | None = None, evidence: Evidence | None = None) -> Detection:
+_DETECTION_FORMAT = 1
+
+
+def _detection_key(tree: Tree) -> tuple[Path, str]:
+    """The cache entry's name (by tree root) and the key of what detection reads besides the logs."""
+    from checker.engine.partition_cache import checker_digest
+
+    try:
+        root = str(Path(tree.root).resolve())
+    except (OSError, RuntimeError):
+        root = str(tree.root)
+    name = hashlib.sha256(root.encode("utf-8", "surrogateescape")).hexdigest()
+    parts = [checker_digest(), root, [unit.rel for unit in tree.units],
+             [sorted(sub.entries) for sub in tree.submissions]]
+    key = hashlib.sha256(repr(parts).encode("utf-8", "surrogateescape")).hexdigest()
+    return Path("detection") / name[:2] / f"{name[2:]}.pkl", key
+
+
+def _cached_detection(tree: Tree, cache_dir: Path) -> tuple[Detection | None, Path | None, str | None]:
+    from checker.engine.cache import read_entry
+
+    try:
+        entry, key = _detection_key(tree)
+    except Exception:  # noqa: BLE001 - a tree we cannot fingerprint is detected as usual
+        return None, None, None
+    try:
+        stored_format, stored_key, probes, detection = read_entry(cache_dir / entry)
+        if stored_format != _DETECTION_FORMAT or stored_key != key or not isinstance(detection, Detection):
+            return None, entry, key
+        for rel, seen in probes:
+            if _probe(tree, tree.root / rel) != seen:
+                return None, entry, key
+    except Exception:  # noqa: BLE001 - a missing, stale or foreign entry is a miss
+        return None, entry, key
+    return detection, entry, key
+
+
+def detect_round(tree: Tree, rounds: list[str] | None = None, evidence: Evidence | None = None,
+                 cache_dir: Path | None = None) -> Detection:
+    """The tree's round and why. ``cache_dir``: the ``check --cache`` folder (see the module docstring;
+    used only for the shipped rounds, ``rounds`` None)."""
+    entry = key = None
+    if cache_dir is not None and rounds is None:
+        cached, entry, key = _cached_detection(tree, Path(cache_dir))
+        if cached is not None:
+            return cached
+    probes: list = []
+    detection = _detect(tree, rounds, evidence, probes, cache_dir if rounds is None else None)
+    if entry is not None and key is not None:
+        from checker.engine.cache import write_entry
+
+        write_entry(Path(cache_dir) / entry, (_DETECTION_FORMAT, key, probes, detection))  # type: ignore[arg-type]
+    return detection
+
+
+def _detect(tree: Tree, rounds: list[str] | None, evidence: Evidence | None, probes: list,
+            cache_dir: Path | None) -> Detection:
     rounds = rounds or known_rounds()
     packs = {}
     for name in rounds:
         try:
-            packs[name] = load_pack(name)
+            packs[name] = load_pack_cached(name, cache_dir) if cache_dir is not None else load_pack(name)
         except PackError:
             continue
-    details = _sample_details(tree, evidence)
+    details = _sample_details(tree, evidence, probes)
     votes: Counter[str] = Counter()
     formats: Counter[str] = Counter()
     for log in details:

@@ -6,6 +6,12 @@ which rules run with which severity. A pack may ``extends`` an earlier round and
 top-level keys listed under ``replace`` are taken whole from the extending pack). The merged
 pack is checked against ``schemas/rulepack.schema.json`` (generated from the models below, a test
 keeps them equal); a bad pack stops the tool with exit 2 naming the file and the key.
+
+Every ``check`` loads all the packs (round detection compares the tree with each), so loading is
+kept cheap: a YAML file is parsed once per process however many packs extend it, jsonschema is
+imported only when a pack is actually validated, and with ``check --cache DIR`` a validated
+pack is kept in ``DIR/packs/`` (:func:`load_pack_cached`), keyed by a digest of every checker source
+and data file, so a warm run neither parses nor validates.
 """
 
 from __future__ import annotations
@@ -16,7 +22,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import jsonschema
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -461,20 +466,30 @@ def _merge(base: Any, override: Any, replace: frozenset[str] = frozenset()) -> A
     return copy.deepcopy(override)
 
 
-#: libyaml's loader when PyYAML was built with it (same documents, ~8x faster: every `check` loads
-#: all the packs for round detection)
+#: libyaml's loader when PyYAML was built with it (same documents, ~8x faster)
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+#: parsed pack files of this process, by path and text: the packs extend each other, so loading
+#: every round would otherwise parse v0.5.yaml fifteen times
+_PARSED: dict[str, tuple[str, dict[str, Any]]] = {}
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    """The mapping of one pack file (a fresh copy: callers merge into it)."""
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
-    except OSError as exc:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise PackError(f"{path}: cannot read rule pack: {exc}") from exc
+    known = _PARSED.get(str(path))
+    if known is not None and known[0] == text:
+        return copy.deepcopy(known[1])
+    try:
+        data = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise PackError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise PackError(f"{path}: a rule pack must be a mapping at the top level")
+    _PARSED[str(path)] = (text, copy.deepcopy(data))
     return data
 
 
@@ -522,6 +537,8 @@ def load_pack(name: str, directory: str | None = None) -> RulePack:
     folder = Path(directory) if directory else rules_dir()
     data = raw_pack(name, folder)
     path = folder / f"{name}.yaml"
+    import jsonschema
+
     validator = jsonschema.Draft202012Validator(_schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
@@ -536,4 +553,42 @@ def load_pack(name: str, directory: str | None = None) -> RulePack:
     unknown = sorted(set(pack.rules) - set(registry))
     if unknown:
         raise PackError(f"{path}: key rules: unknown rule IDs {', '.join(unknown)}")
+    return pack
+
+
+#: the on-disk entries of :func:`load_pack_cached` start over when this changes
+_PACK_CACHE_FORMAT = 1
+_LOADED: dict[tuple[str, str], RulePack] = {}
+
+
+def load_pack_cached(name: str, cache_dir: Path | None = None) -> RulePack:
+    """:func:`load_pack` of a shipped round, through ``cache_dir/packs/`` when a cache folder is given.
+
+    An entry holds the validated pack and the digest of the checker's sources and data folders
+    (:func:`checker.engine.partition_cache.checker_digest`, which covers every pack file, the schema,
+    the pack models and the rule registry), so it is used only by the checker that wrote it. A bad
+    pack is never stored (it raises :class:`PackError` on every run); any cache error is a miss."""
+    if cache_dir is None:
+        return load_pack(name)
+    from checker.engine.cache import read_entry, write_entry
+    from checker.engine.partition_cache import checker_digest
+
+    key = (str(cache_dir), name)
+    if key in _LOADED:
+        return _LOADED[key]
+    entry = Path(cache_dir) / "packs" / f"{name}.pkl"
+    try:
+        digest = checker_digest()
+    except Exception:  # noqa: BLE001 - a checker we cannot fingerprint loads its packs as usual
+        return load_pack(name)
+    try:
+        stored_format, stored_digest, pack = read_entry(entry)
+        if stored_format == _PACK_CACHE_FORMAT and stored_digest == digest and isinstance(pack, RulePack):
+            _LOADED[key] = pack
+            return pack
+    except Exception:  # noqa: BLE001, S110 - a missing, stale or foreign entry is a miss
+        pass
+    pack = load_pack(name)
+    write_entry(entry, (_PACK_CACHE_FORMAT, digest, pack))
+    _LOADED[key] = pack
     return pack

@@ -246,12 +246,20 @@ def _apply_waivers(findings: list[Finding], results: list[ResultReport], waivers
     covered = [0] * len(findings)
     waived_by: list[Waiver | None] = [None] * len(findings)
     waived_count = [0] * len(findings)
+    # findings by scope: a result looks up the few scopes that can cover it (each of its parts kept
+    # or left unset) instead of testing every finding of the tree
+    by_scope: dict[tuple[str | None, ...], list[int]] = {}
+    for index, finding in enumerate(findings):
+        by_scope.setdefault(finding.scope.parts(), []).append(index)
+    masks = [tuple(bool(mask >> bit & 1) for bit in range(5)) for mask in range(32)]
     for report in results:
         scope = report.unit.scope
+        parts = scope.parts()
+        keys = {tuple(part if kept else None for part, kept in zip(parts, keep, strict=True)) for keep in masks}
+        indices = sorted(index for key in keys for index in by_scope.get(key, ()))
         own: list[Finding] = []
-        for index, finding in enumerate(findings):
-            if not finding.scope.covers(scope):
-                continue
+        for index in indices:
+            finding = findings[index]
             covered[index] += 1
             waiver = None
             if waivers:

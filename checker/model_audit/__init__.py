@@ -13,7 +13,22 @@ Modules, in data-flow order: :mod:`load` (untrusted file, external data by memor
 (orchestration and findings), :mod:`report` (document, text, Markdown), :mod:`mapping` (`check`).
 """
 
-from checker.model_audit.audit import AuditResult, ReferenceUnusable, audit_models
-from checker.model_audit.load import ModelPathError
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["AuditResult", "ModelPathError", "ReferenceUnusable", "audit_models"]
+
+
+def __getattr__(name: str) -> Any:
+    """The package's names, imported on first use: the registry imports :mod:`checker.model_audit.rules`
+    on every run, which must not pull numpy and onnx into a `check` that audits no model."""
+    if name in ("AuditResult", "ReferenceUnusable", "audit_models"):
+        from checker.model_audit import audit
+
+        return getattr(audit, name)
+    if name == "ModelPathError":
+        from checker.model_audit.load import ModelPathError
+
+        return ModelPathError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
