@@ -558,11 +558,17 @@ class _TextReader(_Reader):
         if len(rows) < count:  # cannot happen (one row per line); read line by line then
             super().feed_text(text, start, count, sink)
             return
-        index = start
+        index, known, entries, record_text = start, self.known, self.entries, self._record_text
         while index < count:
             marker, body, other = rows[index]
             if marker:
-                self._record_text(index + 1, body, sink)
+                # inline for the most common record: one seen before in this file whose key repeats
+                stored = known.get((self.block, body)) if self.open_multiline is None else None
+                entry = None if stored is None else entries.get(stored[0])
+                if entry is not None and not stored[0].startswith(_ONCE_PREFIXES):
+                    entry.count += 1
+                else:
+                    record_text(index + 1, body, sink)
             else:
                 self._continuation(index + 1, other.rstrip("\r"), sink)
             index += 1

@@ -46,11 +46,6 @@ _PERCENTILE_KEY = re.compile(r"^(\d+(?:\.\d+)?) percentile latency \(ns\)$")
 _NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
 
 
-def _src(value: object, line: int | None) -> Sourced:
-    """A Sourced value without validation: the parser already knows the types (hot path)."""
-    return Sourced(value, line)
-
-
 def canonical_scenario(text: str) -> str | None:
     """``Single Stream``/``singlestream``/``SingleStream`` → ``SingleStream``; None if unknown."""
     return SCENARIOS.get(re.sub(r"[\s_-]", "", text).lower())
@@ -115,7 +110,7 @@ class LoadGenSummary(BaseModel):
         if entry is None:
             return None
         value = to_number(entry.value)
-        return None if value is None else _src(value=value, line=entry.line)
+        return None if value is None else Sourced(value, line=entry.line)
 
     def parameter(self, name: str) -> Sourced[str] | None:
         return self.test_parameters.get(name)
@@ -126,7 +121,7 @@ class LoadGenSummary(BaseModel):
             return None
         text = {"true": "1", "false": "0"}.get(entry.value.lower(), entry.value)
         value = to_number(text)
-        return None if value is None else _src(value=value, line=entry.line)
+        return None if value is None else Sourced(value, line=entry.line)
 
 
 def parse_summary(path: Path, root: Path | None = None) -> ParseResult[LoadGenSummary]:
@@ -166,6 +161,15 @@ class _State:
         if "\x00" in text:
             text = text.replace("\x00", "")
         stripped = text.strip()
+        if self.section == "parameters" and stripped and not self.in_recommendations:
+            # the common line of the last block, 'name : value'; anything else takes the full path
+            key, colon, value = stripped.partition(":")
+            key = key.rstrip()
+            if colon and key and key[0] not in "*NWER0123456789" and _KEY.fullmatch(key):
+                self.content_seen = True
+                self.recognised += 1
+                self.data["test_parameters"][key] = Sourced(value.lstrip(), lineno)
+                return
         if not stripped.strip("="):  # blank line or a ===== rule ends a free-text block
             self.in_early_stopping = self.in_recommendations = False
             return
@@ -194,7 +198,7 @@ class _State:
             return
         if first == "W" and stripped.startswith("WARNING") or self.in_recommendations:
             self.in_recommendations = True  # free text until the next blank line
-            self.data["notes"].append(_src(value=stripped, line=lineno))
+            self.data["notes"].append(Sourced(stripped, line=lineno))
             return
         key, colon, value = stripped.partition(":")
         key = key.rstrip()
@@ -208,22 +212,22 @@ class _State:
     def _footer(self, lineno: int, text: str, match: re.Match[str]) -> None:
         count = 0 if match.group(1).lower() == "no" else int(match.group(1))
         slot = "warning_count" if match.group(2).lower() == "warning" else "error_count"
-        self.data[slot] = _src(value=count, line=lineno)
+        self.data[slot] = Sourced(count, line=lineno)
         self.footer_seen = True
         self.recognised += 1
 
     def _bullet(self, lineno: int, text: str) -> None:
         body = text.lstrip("* ").strip()
         if self.in_recommendations:
-            self.data["recommendations"].append(_src(value=body, line=lineno))
+            self.data["recommendations"].append(Sourced(body, line=lineno))
             return
-        self.data["early_stopping_lines"].append(_src(value=body, line=lineno))
+        self.data["early_stopping_lines"].append(Sourced(body, line=lineno))
         estimate = _ES_ESTIMATE.search(body)
         if estimate:
             number = to_number(estimate.group(2))
             if number is not None:
                 pct = f"{float(estimate.group(1)):.1f}"
-                self.data["early_stopping_estimates"][pct] = _src(value=number, line=lineno)
+                self.data["early_stopping_estimates"][pct] = Sourced(number, line=lineno)
 
     def _block_title(self, text: str) -> bool:
         lowered = text.lower()
@@ -239,7 +243,7 @@ class _State:
         return False
 
     def _key_value(self, lineno: int, key: str, value: str, sink: ProblemSink) -> None:
-        entry = _src(value=value, line=lineno)
+        entry = Sourced(value, line=lineno)
         if self.section == "parameters":
             self.data["test_parameters"][key] = entry
             return
@@ -251,18 +255,18 @@ class _State:
             if canonical is None:
                 sink.add("unknown_value", "unknown scenario name", line=lineno, expected="a LoadGen scenario", found=value)
             else:
-                self.data["scenario"] = _src(value=canonical, line=lineno)
+                self.data["scenario"] = Sourced(canonical, line=lineno)
         elif key == "Mode":
             self.data["mode_raw"] = value
             canonical = canonical_mode(value)
             if canonical is None:
                 sink.add("unknown_value", "unknown test mode", line=lineno, expected="a LoadGen test mode", found=value)
             else:
-                self.data["mode"] = _src(value=canonical, line=lineno)
+                self.data["mode"] = Sourced(canonical, line=lineno)
         elif key == "Result is":
-            self.data["validity"] = _src(value=value.upper(), line=lineno)
+            self.data["validity"] = Sourced(value.upper(), line=lineno)
         elif key.endswith("satisfied"):
-            self.data["satisfied"][key] = _src(value=value.lower().startswith("yes"), line=lineno)
+            self.data["satisfied"][key] = Sourced(value.lower().startswith("yes"), line=lineno)
         elif "headline" not in self.data and self.section == "results" and "mode_raw" in self.data:
             number = to_number(value)
             if number is not None:
@@ -274,7 +278,7 @@ class _State:
                 block = self.data["stats"].get(self.block) or self.data["stats"].setdefault(
                     self.block, StatBlock.model_construct(values={})
                 )
-                block.values[key] = _src(value=number, line=lineno)
+                block.values[key] = Sourced(number, line=lineno)
 
     def build(self, sink: ProblemSink) -> LoadGenSummary | None:
         if self.recognised == 0:
