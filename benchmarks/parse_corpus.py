@@ -11,7 +11,7 @@ The files are read once before timing so both passes see a warm page cache.
 The parse pass reads the files the way ``check`` does: through a content memo per submitter (a file
 byte-identical to one already parsed in the same submitter's tree reuses that parse, as one
 partition's parse cache does; see checker/parse/memo.py), with the garbage-collector settings the
-CLI applies (checker/runtime.py). ``--plain`` calls every parser on every file with Python's default
+CLI applies (checker/runtime.py), and with the parsers' cross-file caches emptied before each pass. ``--plain`` calls every parser on every file with Python's default
 collector instead, for comparison.
 """
 
@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 import corpus_cache  # noqa: E402
 
-from checker.parse.kinds import detect_kind, parser_for  # noqa: E402
+from checker.parse.kinds import clear_caches, detect_kind, parser_for  # noqa: E402
 from checker.parse.memo import ContentMemo  # noqa: E402
 from checker.runtime import tune_for_batch  # noqa: E402
 
@@ -72,6 +72,7 @@ def parse_pass(files: list[tuple[Path, str, Path]], plain: bool = False) -> tupl
     """Seconds to parse every file, and how many files reused an identical file's parse."""
     parsers = {}
     memos: dict[tuple[str, ...], ContentMemo] = {}
+    clear_caches()  # every pass as cold as a fresh check process
     start = time.perf_counter()
     for path, kind, root in files:
         parser = parsers.get(kind) or parsers.setdefault(kind, parser_for(kind))

@@ -49,7 +49,8 @@ SMALL_VALUE_BYTES = 1024  # always kept (MAX_KEYS of them at most)
 MAX_MESSAGE_CHARS = 2000
 MAX_MULTILINE_CHARS = 1024 * 1024
 MAX_SHA1_ENTRIES = 10_000
-MAX_KNOWN_RECORDS = 4096  # per file: repeated text records remembered (see _TextReader.known)
+#: Text records remembered with what they store (see _KNOWN_RECORDS): at most this many, this long.
+MAX_KNOWN_RECORDS = 50_000
 MAX_KNOWN_RECORD_CHARS = 512
 
 _GENERATED_QUERIES = [
@@ -538,6 +539,19 @@ def _settings_key(name: str) -> str:
     return re.sub(r"[\s/]+", "_", name).strip("_")
 
 
+#: (settings block, record text) → the (key, value) the record stores, for records whose meaning is
+#: nothing but that. The same records recur within a file (a run of many phases logs its counters
+#: and titles each time) and across the logs of a submission (settings, versions, seeds), so each
+#: distinct one is interpreted once. Values are immutable (str, int); see clear_caches().
+_KNOWN_RECORDS: dict[tuple[str | None, str], tuple[str, Any]] = {}
+
+
+def clear_caches() -> None:
+    """Forget what earlier files taught (a benchmark pass starts as cold as a fresh process)."""
+    _KNOWN_RECORDS.clear()
+    _settings_key.cache_clear()
+
+
 class _TextReader(_Reader):
     """The 2019 text format: prefixed records, settings blocks, unprefixed continuation lines."""
 
@@ -546,9 +560,7 @@ class _TextReader(_Reader):
         self.block: str | None = None  # 'effective' | 'requested' | None
         self.open_multiline: tuple[str, int, list[str]] | None = None
         self.multiline_chars = 0  # text collected for the open multi-line record
-        # (block, record text) → the (key, value) it stores. A run of several phases repeats the
-        # same records (logger counters, titles) dozens of times in one file.
-        self.known: dict[tuple[str | None, str], tuple[str, Any]] = {}
+        self.known = _KNOWN_RECORDS
         self.known_queries: dict[str, list[tuple[str, int]]] = {}
 
     def feed_text(self, text: str, start: int, count: int, sink: ProblemSink) -> None:
@@ -611,7 +623,9 @@ class _TextReader(_Reader):
             known = self._record(lineno, body, sink)
             if known is None:
                 return
-            if len(body) <= MAX_KNOWN_RECORD_CHARS and len(self.known) < MAX_KNOWN_RECORDS:
+            if len(body) <= MAX_KNOWN_RECORD_CHARS:
+                if len(self.known) >= MAX_KNOWN_RECORDS:
+                    self.known.clear()
                 self.known[(self.block, body)] = known
         self.store(known[0], known[1], lineno, sink)
 

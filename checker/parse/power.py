@@ -52,6 +52,11 @@ def _day_start(month: str, day: str, year: str) -> float | None:
     return float(calendar.timegm((y, m, d, 0, 0, 0, 0, 0, 0)))
 
 
+def clear_caches() -> None:
+    """Forget the dates seen (see checker.parse.kinds.clear_caches)."""
+    _day_start.cache_clear()
+
+
 def _stamp_seconds(month: str, day: str, year: str, hour: str, minute: str, second: str) -> float | None:
     start = _day_start(month, day, year)
     h, mi, sec = int(hour), int(minute), float(second)
