@@ -207,9 +207,14 @@ def test_partition_cache_key_covers_the_configuration(tmp_path, partition_stats,
     assert partition_stats[-1]["partition_cache_hits"] == 0
 
 
-def test_partition_cache_sees_changes_that_keep_size_and_mtime(tmp_path, partition_stats):
+@pytest.mark.parametrize("settle", [2, 0])
+def test_partition_cache_sees_changes_that_keep_size_and_mtime(tmp_path, partition_stats, monkeypatch, settle):
+    """With ``settle`` 0 every file's fingerprint is remembered at once: the edit is seen by its stat."""
     import os
 
+    from checker.engine import partition_cache
+
+    monkeypatch.setattr(partition_cache, "SETTLE_S", settle)
     tree = tmp_path / "tree"
     shutil.copytree(SAMPLE, tree)
     cache = tmp_path / "cache"
@@ -302,3 +307,40 @@ def test_round_detection_and_packs_come_from_the_cache(tmp_path, monkeypatch, pa
     rulepack._LOADED.clear()
     assert _json_bytes(run_check(tree, jobs=1, cache=cache)) == again
     assert loaded
+
+
+def test_partition_cache_reads_settled_files_once(tmp_path, partition_stats, monkeypatch):
+    import os
+
+    from checker.engine import cache as cache_module
+    from checker.engine import partition_cache
+
+    monkeypatch.setattr(partition_cache, "SETTLE_S", 0)
+    read: list[Path] = []
+    real = cache_module.fingerprint
+
+    def counting(path):
+        read.append(Path(path))
+        return real(path)
+
+    monkeypatch.setattr(cache_module, "fingerprint", counting)
+    tree = tmp_path / "tree"
+    shutil.copytree(SAMPLE, tree)
+    cache = tmp_path / "cache"
+    expected = _json_bytes(run_check(tree, jobs=1, cache=cache))
+    files = [p for p in (tree / "closed").rglob("*") if p.is_file()]
+    assert set(files) <= set(read)
+    read.clear()
+    assert _json_bytes(run_check(tree, jobs=1, cache=cache)) == expected
+    assert partition_stats[-1]["partition_cache_hits"] == 1
+    assert not set(files) & {p for p in read if "performance" not in p.parts}  # only detection's probes read
+    # a file replaced by another one (new inode) with the old size and mtime is read again
+    path = sorted(tree.glob("*/*/results/*/*/*/performance/run_1/mlperf_log_summary.txt"))[0]
+    info = path.stat()
+    data = path.read_bytes().replace(b"VALID", b"DILAV", 1)
+    path.unlink()
+    path.write_bytes(data)
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    again = run_check(tree, jobs=1, cache=cache)
+    assert partition_stats[-1]["partition_cache_hits"] == 0
+    assert _json_bytes(again) == _json_bytes(run_check(tree, jobs=1))

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from checker.engine.context import Context
+from checker.engine.log_values import as_number
 from checker.engine.metric import log_scenario
 from checker.engine.registry import Violation, rule
 from checker.findings import Severity
-from checker.parse.loadgen_detail import as_number
 from checker.parse.power import to_seconds
 
 SECTION = "Power measurement rules (MLPerf Power): PTDaemon logs, ranging and testing runs, energy metric"
