@@ -272,7 +272,6 @@ def parse_detail(path: Path, root: Path | None = None) -> ParseResult[DetailLog]
 
 def _parse_whole(text: str, sink: ProblemSink) -> tuple[_Reader | None, int]:
     """A file that fits in memory is read by the reader's whole-text regex (one row per line)."""
-    line_count = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
     offset = index = 0
     while offset < len(text):
         end = text.find("\n", offset)
@@ -281,10 +280,16 @@ def _parse_whole(text: str, sink: ProblemSink) -> tuple[_Reader | None, int]:
         if first.strip():
             reader = _pick_reader(first.rstrip("\r"), sink, index + 1)
             if reader is not None:
-                reader.feed_text(text, index, line_count, sink)
-            return reader, line_count
+                return reader, reader.feed_text(text, index, sink)
+            break
         offset, index = end + 1, index + 1
-    return None, line_count
+    return None, text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+
+
+def _line_count(text: str, pieces: int) -> int:
+    """Lines of ``text`` from the number of pieces it splits into at newlines (or findall rows of a
+    pattern matching once per line): a final newline leaves one empty piece that is not a line."""
+    return pieces - 1 if text.endswith("\n") else pieces
 
 
 def _finish(reader: _Reader | None, lines: int, shown: str, sink: ProblemSink) -> ParseResult[DetailLog]:
@@ -374,11 +379,14 @@ class _Reader:
     def feed(self, lineno: int, text: str, sink: ProblemSink) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def feed_text(self, text: str, start: int, count: int, sink: ProblemSink) -> None:
-        """Feed lines ``start`` (0-based) to ``count`` of a whole file's text."""
+    def feed_text(self, text: str, start: int, sink: ProblemSink) -> int:
+        """Feed the lines of a whole file's text from line ``start`` (0-based); returns the file's
+        line count."""
         lines, feed = text.split("\n"), self.feed
+        count = _line_count(text, len(lines))
         for index in range(start, count):
             feed(index + 1, lines[index], sink)
+        return count
 
     def finish(self) -> None:
         """Hook for readers that hold a record open until the next one starts."""
@@ -408,14 +416,12 @@ class _JsonReader(_Reader):
         self.prefix = prefix
         self.head = prefix + ' {"key": "'
 
-    def feed_text(self, text: str, start: int, count: int, sink: ProblemSink) -> None:
+    def feed_text(self, text: str, start: int, sink: ProblemSink) -> int:
         """The common record is read by one regex over the whole file, one row per line (in C): a
         short number, string or constant, neither error nor warning. Every other line (the row's
         last field) goes through :meth:`feed`; only a key's first occurrence is converted and kept."""
         rows = _QUIET_ROWS[self.prefix].findall(text)
-        if len(rows) < count:  # cannot happen (one row per line); read line by line then
-            super().feed_text(text, start, count, sink)
-            return
+        count = _line_count(text, len(rows))
         entries, feed = self.entries, self.feed
         lines: list[str] | None = None
         for index in range(start, count):
@@ -445,6 +451,7 @@ class _JsonReader(_Reader):
                     lines = text.split("\n")
                 other = lines[index]
             feed(index + 1, other, sink)
+        return count
 
     def feed(self, lineno: int, text: str, sink: ProblemSink) -> None:
         if text.startswith(self.head):
@@ -563,13 +570,11 @@ class _TextReader(_Reader):
         self.known = _KNOWN_RECORDS
         self.known_queries: dict[str, list[tuple[str, int]]] = {}
 
-    def feed_text(self, text: str, start: int, count: int, sink: ProblemSink) -> None:
+    def feed_text(self, text: str, start: int, sink: ProblemSink) -> int:
         """One regex over the whole file gives a row per line (in C): a record's text, or the line
         when it is not a record. A SHA-1 table (thousands of lines in some logs) is read in one go."""
-        rows = _TEXT_ROWS.findall(text)
-        if len(rows) < count:  # cannot happen (one row per line); read line by line then
-            super().feed_text(text, start, count, sink)
-            return
+        rows = _TEXT_ROWS.findall(text)  # one row per line, as many as text.split("\n") gives
+        count = _line_count(text, len(rows))
         index, known, entries, record_text = start, self.known, self.entries, self._record_text
         while index < count:
             marker, body, other = rows[index]
@@ -586,6 +591,7 @@ class _TextReader(_Reader):
             index += 1
             if self.open_multiline is not None and self.open_multiline[0] == "sha1":
                 index = self._sha1_table(rows, index, count)
+        return count
 
     def _sha1_table(self, rows: list[tuple[str, str, str]], start: int, count: int) -> int:
         """Read the table's lines up to the next record; returns the index of the first line not read.
