@@ -69,20 +69,26 @@ def submitter_of(path: Path, root: Path) -> tuple[str, ...]:
 
 
 def parse_pass(files: list[tuple[Path, str, Path]], plain: bool = False) -> tuple[float, int]:
-    """Seconds to parse every file, and how many files reused an identical file's parse."""
+    """Seconds to parse every file, and how many files reused an identical file's parse.
+
+    As in ``check``, what one submitter's files gave is dropped before the next submitter's are
+    read (the files are sorted, so a submitter's files come together)."""
     parsers = {}
-    memos: dict[tuple[str, ...], ContentMemo] = {}
+    unit: tuple[str, ...] = ()
+    memo = ContentMemo()
+    reused = 0
+    units = [submitter_of(path, root) for path, _, root in files]  # known from discovery in check
     clear_caches()  # every pass as cold as a fresh check process
     start = time.perf_counter()
-    for path, kind, root in files:
+    for (path, kind, root), here in zip(files, units, strict=True):
         parser = parsers.get(kind) or parsers.setdefault(kind, parser_for(kind))
         if plain:
             parser(path, root=root)
             continue
-        unit = submitter_of(path, root)
-        memo = memos.get(unit) or memos.setdefault(unit, ContentMemo())
+        if here != unit:
+            unit, reused, memo = here, reused + memo.reused, ContentMemo()
         memo.parse(kind, path, root, parser)
-    return time.perf_counter() - start, sum(memo.reused for memo in memos.values())
+    return time.perf_counter() - start, reused + memo.reused
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, BinaryIO, Generic, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -163,15 +163,17 @@ def iter_lines(
             found=f"{size} bytes",
         )
 
-    odd = not_regular(path)
-    if odd is not None:
-        sink.add("not_a_file", f"not a regular file ({odd}); not read", expected="a file", found=odd)
-        return
-    try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed in finally, generator
-    except OSError as exc:
-        sink.add("unreadable", f"cannot open file: {exc.strerror or exc}")
-        return
+    handle = open_regular(path)
+    if handle is None:
+        odd = not_regular(path)
+        if odd is not None:
+            sink.add("not_a_file", f"not a regular file ({odd}); not read", expected="a file", found=odd)
+            return
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 - closed in finally, generator
+        except OSError as exc:
+            sink.add("unreadable", f"cannot open file: {exc.strerror or exc}")
+            return
     try:
         small = min(max_line_bytes, SMALL_FILE_BYTES)
         size = _size(handle)
@@ -239,6 +241,23 @@ def iter_lines(
         handle.close()
 
 
+def open_regular(path: Path) -> BinaryIO | None:
+    """The file opened for reading when it is a regular file, else None (the caller then finds out
+    what it is and reports it). One open and one fstat: opening without blocking means a FIFO in the
+    tree cannot hang the checker, and the type is checked on what was opened, not on a name."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except (OSError, ValueError):
+        return None
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            return open(fd, "rb")  # noqa: SIM115 - the caller closes it
+    except OSError:
+        pass
+    os.close(fd)
+    return None
+
+
 def _size(handle: Any) -> int:
     try:
         return os.fstat(handle.fileno()).st_size
@@ -258,14 +277,17 @@ def _read_upto(handle: Any, expected: int, limit: int) -> bytes:
 def read_small_text(path: Path, sink: ProblemSink, limit: int) -> str | None:
     """The whole file as text when it is at most ``limit`` bytes (so no line can be too long),
     else None and the caller streams it. Undecodable bytes are replaced and reported once."""
-    try:
-        info = os.stat(path)
-        if info.st_size > limit or not stat.S_ISREG(info.st_mode):
-            return None
-        with open(path, "rb") as handle:
-            data = _read_upto(handle, info.st_size, limit)
-    except OSError:
+    handle = open_regular(path)
+    if handle is None:
         return None  # the streaming reader reports it
+    try:
+        with handle:
+            size = _size(handle)
+            if size > limit:
+                return None
+            data = _read_upto(handle, size, limit)
+    except OSError:
+        return None
     if len(data) > limit:
         return None
     return decode_reporting(data, sink)
@@ -355,15 +377,15 @@ def text_lines(path: Path, sink: ProblemSink, what: str) -> Iterable[tuple[int, 
     """:func:`unreadable_text` and :func:`iter_lines` in one: None (and the problem reported) when
     the file must not be read, else its numbered lines. A small regular file is opened once and
     read whole (the common case: a few hundred bytes); anything else takes the careful path."""
-    try:
-        info = os.stat(path)
-    except OSError:
-        info = None
-    if info is None or not stat.S_ISREG(info.st_mode) or info.st_size > SMALL_FILE_BYTES:
+    handle = open_regular(path)
+    if handle is None:
         return None if unreadable_text(path, sink, what) else iter_lines(path, sink)
     try:
-        with open(path, "rb") as handle:
-            data = _read_upto(handle, info.st_size, SMALL_FILE_BYTES)
+        with handle:
+            size = _size(handle)
+            if size > SMALL_FILE_BYTES:
+                return None if unreadable_text(path, sink, what) else iter_lines(path, sink)
+            data = _read_upto(handle, size, SMALL_FILE_BYTES)
     except OSError:
         return None if unreadable_text(path, sink, what) else iter_lines(path, sink)
     if len(data) > SMALL_FILE_BYTES:

@@ -340,6 +340,10 @@ class _Reader:
     def store(self, key: str, value: Any, line: int, sink: ProblemSink, size: int | None = None) -> None:
         """Keep the first value of ``key``; ``size`` is the length of its text in the file."""
         entry = self.entries.get(key)
+        if entry is None and type(value) is str and len(value) <= SMALL_VALUE_BYTES and len(self.entries) < MAX_KEYS:
+            self.kept_bytes += len(value)  # the common case, a short text value: _cost() inline
+            self.entries[key] = DetailEntry(value, line, 1)
+            return
         if entry is not None:
             entry.count += 1
             if entry.value != value and key.startswith(_ONCE_PREFIXES):
@@ -370,11 +374,11 @@ class _Reader:
         if kind == "error":
             self.error_count += 1
             if len(self.errors) < MAX_MESSAGES:
-                self.errors.append(LogMessage.model_construct(key=key, text=text, line=line))
+                self.errors.append(LogMessage(key=key, text=text, line=line))
         else:
             self.warning_count += 1
             if len(self.warnings) < MAX_MESSAGES:
-                self.warnings.append(LogMessage.model_construct(key=key, text=text, line=line))
+                self.warnings.append(LogMessage(key=key, text=text, line=line))
 
     def feed(self, lineno: int, text: str, sink: ProblemSink) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -580,7 +584,8 @@ class _TextReader(_Reader):
             marker, body, other = rows[index]
             if marker:
                 # inline for the most common record: one seen before in this file whose key repeats
-                stored = known.get((self.block, body)) if self.open_multiline is None else None
+                stored = (known.get((self.block, body))
+                          if self.open_multiline is None and len(body) <= MAX_KNOWN_RECORD_CHARS else None)
                 entry = None if stored is None else entries.get(stored[0])
                 if entry is not None and not stored[0].startswith(_ONCE_PREFIXES):
                     entry.count += 1
@@ -624,7 +629,7 @@ class _TextReader(_Reader):
         if not body:
             self.block = None  # an empty record ends a settings block
             return
-        known = self.known.get((self.block, body))
+        known = self.known.get((self.block, body)) if len(body) <= MAX_KNOWN_RECORD_CHARS else None
         if known is None:
             known = self._record(lineno, body, sink)
             if known is None:

@@ -65,17 +65,17 @@ class ContentMemo:
         digest: bytes | None = None
         tail: bytes | None = None
         if twins:
-            tail = _tail(path)
+            tail = _tail(path, info.st_size)
             for twin in twins:
                 if tail is None:
                     break
                 if twin.tail is None:
-                    twin.tail = _tail(twin.path)
+                    twin.tail = _tail(twin.path, info.st_size)
                 if twin.tail != tail:
                     continue
                 if info.st_size > TAIL_BYTES:
                     digest = digest or _digest(path)
-                    twin.digest = twin.digest or _digest(twin.path)
+                    twin.digest = twin.digest or _known_digest(twin.result) or _digest(twin.path)
                     if digest is None or twin.digest != digest:
                         continue
                 self.reused += 1
@@ -84,19 +84,28 @@ class ContentMemo:
         if twins is None:
             twins = self._seen.setdefault(key, [])
         if len(twins) < MAX_TWINS:
-            twins.append(_Parsed(path, result, tail, digest or _known_digest(result)))
+            twins.append(_Parsed(path, result, tail, digest))
         return result
 
 
-def _tail(path: Path) -> bytes | None:
+def _tail(path: Path, size: int) -> bytes | None:
+    if not hasattr(os, "pread"):  # pragma: no cover - not POSIX
+        try:
+            with open(path, "rb") as handle:
+                handle.seek(max(size - TAIL_BYTES, 0))
+                return handle.read(TAIL_BYTES)
+        except OSError:
+            return None
     try:
-        with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size > TAIL_BYTES:
-                handle.seek(size - TAIL_BYTES)
-            return handle.read(TAIL_BYTES)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a regular file, never blocks
     except OSError:
         return None
+    try:
+        return os.pread(fd, TAIL_BYTES, max(size - TAIL_BYTES, 0))
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _digest(path: Path) -> bytes | None:
