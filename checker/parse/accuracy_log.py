@@ -70,7 +70,9 @@ DISTINCT_SIZES_KEPT = 32
 #: Problems of one code listed before the rest are only counted.
 PER_CODE_LIMIT = 20
 
-DEFAULT_CHUNK_BYTES = 4 << 20
+#: Bytes read (and hashed, in the worker thread) per step; 8 MB measured ~4 % faster than 4 MB on
+#: the corpus; at most three chunks are alive at once (see _hashed_chunks).
+DEFAULT_CHUNK_BYTES = 8 << 20
 #: A single entry larger than this is reported and skipped instead of being held in memory. Large on
 #: purpose: a 3D-UNet entry holds a whole segmentation volume as hex (tens to hundreds of MB).
 DEFAULT_MAX_ENTRY_BYTES = 512 << 20

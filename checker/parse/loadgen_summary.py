@@ -42,7 +42,6 @@ _SECTION_TITLES = {"MLPerf Results Summary": "results", "Additional Stats": "sta
 _KEY = re.compile(r"[A-Za-z0-9_][\w .()/*+%-]*")
 _FOOTER = re.compile(r"^(No|\d+)\s+(warning|ERROR)", re.IGNORECASE)
 _ES_ESTIMATE = re.compile(r"Early stopping\s+([\d.]+)(?:th)?\s+percentile estimate\s*:\s*([-\d.eE+]+)")
-_PERCENTILE_KEY = re.compile(r"^(\d+(?:\.\d+)?) percentile latency \(ns\)$")
 _NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
 
 
@@ -272,7 +271,7 @@ class _State:
             if number is not None:
                 self.data["headline"] = Headline.model_construct(label=key, value=number, line=lineno)
         self.data["fields"][key] = entry
-        if self.section == "stats" and (_PERCENTILE_KEY.match(key) or key.endswith("latency (ns)")):
+        if self.section == "stats" and key.endswith("latency (ns)"):  # the percentiles included
             number = to_number(value)
             if number is not None:
                 block = self.data["stats"].get(self.block) or self.data["stats"].setdefault(

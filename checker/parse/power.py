@@ -16,6 +16,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from checker.parse.base import (
@@ -92,6 +93,37 @@ class PowerLog(BaseModel):
         return len(self.times)
 
 
+def _all_usual(lines: list[tuple[int, str]]) -> PowerLog | None:
+    """The whole file at once when every non-blank line is a usual PTDaemon sample with a valid time
+    and Watts value (a run at 1 Hz has tens of thousands); None sends the file line by line."""
+    found = []
+    for lineno, text in lines:
+        match = _FAST_LINE.match(text)
+        if match is None:
+            if text.strip():
+                return None
+            continue
+        found.append((lineno, *match.groups()))
+    if not found:
+        return None
+    lineno, month, day, year, hour, minute, second, watts_text, marks = zip(*found, strict=True)
+    clock = np.array([hour, minute], dtype=np.int64)
+    seconds = np.array(second, dtype=np.float64)
+    watts = np.array(watts_text, dtype=np.float64)
+    if (clock[0] >= 24).any() or (clock[1] >= 60).any() or (seconds >= 61).any() or np.isnan(watts).any():
+        return None
+    days = {key: _day_start(*key) for key in set(zip(month, day, year, strict=True))}
+    if None in days.values():
+        return None
+    starts = np.array([days[key] for key in zip(month, day, year, strict=True)], dtype=np.float64)
+    times = starts + clock[0] * 3600 + clock[1] * 60 + seconds
+    seen: dict[str, None] = {}
+    for mark in marks:
+        if mark and mark not in seen:
+            seen[mark] = None
+    return PowerLog(times=times.tolist(), watts=watts.tolist(), lines=list(lineno), marks=list(seen))
+
+
 def parse_spl(path: Path, root: Path | None = None) -> ParseResult[PowerLog]:
     shown = display_path(path, root)
     sink = ProblemSink(shown)
@@ -101,9 +133,10 @@ def parse_spl(path: Path, root: Path | None = None) -> ParseResult[PowerLog]:
         result.problems = sink.finish()
         return result
 
-    model = PowerLog()
+    lines = list(lines)
+    model = _all_usual(lines) or PowerLog()
     bad = 0
-    for lineno, text in lines:
+    for lineno, text in [] if model.times else lines:
         fast = _FAST_LINE.match(text)
         if fast is not None:
             month, day, year, hour, minute, second, watts_text, mark = fast.groups()
