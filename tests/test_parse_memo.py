@@ -111,7 +111,7 @@ def test_a_copy_in_a_checked_tree_is_parsed_once_and_the_report_is_unchanged(tmp
     class NoMemo:
         reused = 0
 
-        def parse(self, kind, path, root, parser):
+        def parse(self, kind, path, root, parser, size=None):
             return parser(path, root=root)
 
     monkeypatch.setattr(evidence, "parser_for", counting)

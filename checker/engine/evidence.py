@@ -9,6 +9,8 @@ never opened (an S004 finding says it was not followed).
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,9 +59,13 @@ class Evidence:
         cached = self._cache.get(key)
         if cached is not None:
             return cached.result
-        if not path.is_file():
+        try:
+            info = os.stat(path)
+        except (OSError, ValueError):
             return None
-        result = self.donated.pop(key, None) or self.read(path, kind)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        result = self.donated.pop(key, None) or self.read(path, kind, info.st_size)
         with self._lock:
             self._cache.setdefault(key, ParsedFile(result=result, scope=scope))
         return result
@@ -71,26 +77,26 @@ class Evidence:
     def parsed_files(self) -> list[ParsedFile]:
         return list(self._cache.values())
 
-    def read(self, path: Path, kind: str) -> ParseResult:
+    def read(self, path: Path, kind: str, size: int | None = None) -> ParseResult:
         """Parse an existing file without recording it (no scope, no S004/S005): from the disk
         cache when its fingerprint still matches, else with the kind's parser."""
         if not inside_tree(self.root, path):
             return _not_followed(path, kind, self.rel(path))
         if self.disk is None:
-            return self._parse_file(path, kind)
+            return self._parse_file(path, kind, size)
         from checker.engine.cache import fingerprint
 
         rel = self.rel(path)
         stamp = fingerprint(path)
         result = self.disk.load(self.root, rel, kind, stamp)
         if result is None:
-            result = self._parse_file(path, kind)
+            result = self._parse_file(path, kind, size)
             self.disk.store(self.root, rel, kind, stamp, result)
         return result
 
-    def _parse_file(self, path: Path, kind: str) -> ParseResult:
+    def _parse_file(self, path: Path, kind: str, size: int | None = None) -> ParseResult:
         reused = self.memo.reused
-        result = self.memo.parse(kind, path, self.root, parser_for(kind))
+        result = self.memo.parse(kind, path, self.root, parser_for(kind), size)
         self.parser_calls += self.memo.reused == reused
         return result
 

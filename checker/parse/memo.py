@@ -52,28 +52,31 @@ class ContentMemo:
         self.reused = 0
 
     def parse(self, kind: str, path: Path, root: Path | None,
-              parser: Callable[..., ParseResult]) -> ParseResult:
-        """``parser(path, root=root)``, or the result of an earlier byte-identical file."""
-        try:
-            info = os.stat(path)
-        except OSError:
-            info = None
-        if info is None or not stat.S_ISREG(info.st_mode):
-            return parser(path, root=root)
-        key = (kind, path.name, info.st_size)
+              parser: Callable[..., ParseResult], size: int | None = None) -> ParseResult:
+        """``parser(path, root=root)``, or the result of an earlier byte-identical file. ``size``:
+        the file's size when the caller has just seen it is a regular file (saves a stat)."""
+        if size is None:
+            try:
+                info = os.stat(path)
+            except OSError:
+                return parser(path, root=root)
+            if not stat.S_ISREG(info.st_mode):
+                return parser(path, root=root)
+            size = info.st_size
+        key = (kind, path.name, size)
         twins = self._seen.get(key)
         digest: bytes | None = None
         tail: bytes | None = None
         if twins:
-            tail = _tail(path, info.st_size)
+            tail = _tail(path, size)
             for twin in twins:
                 if tail is None:
                     break
                 if twin.tail is None:
-                    twin.tail = _tail(twin.path, info.st_size)
+                    twin.tail = _tail(twin.path, size)
                 if twin.tail != tail:
                     continue
-                if info.st_size > TAIL_BYTES:
+                if size > TAIL_BYTES:
                     digest = digest or _digest(path)
                     twin.digest = twin.digest or _known_digest(twin.result) or _digest(twin.path)
                     if digest is None or twin.digest != digest:
