@@ -185,11 +185,7 @@ def iter_lines(
                 sink.add("unreadable", f"read error: {exc.strerror or exc}", line=1)
                 return
             if len(data) <= small:  # else it grew since fstat: stream it from the start
-                lines = decode_reporting(data, sink).split("\n")
-                if lines[-1] == "":
-                    lines.pop()
-                for index, line in enumerate(lines, 1):
-                    yield index, line.rstrip("\r")
+                yield from enumerate(_split_lines(decode_reporting(data, sink)), 1)
                 return
             handle.seek(0)
         lineno = 0
@@ -256,6 +252,16 @@ def open_regular(path: Path) -> BinaryIO | None:
         pass
     os.close(fd)
     return None
+
+
+def _split_lines(text: str) -> list[str]:
+    """The lines of a whole file's text, without their newline (and the CR of a CRLF)."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    if "\r" in text:
+        lines = [line.rstrip("\r") for line in lines]
+    return lines
 
 
 def _size(handle: Any) -> int:
@@ -393,10 +399,7 @@ def text_lines(path: Path, sink: ProblemSink, what: str) -> Iterable[tuple[int, 
     if looks_binary(data[:4096]):
         sink.add("binary", f"{what} is binary, not text", line=1)
         return None
-    lines = decode_reporting(data, sink).split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [(index, line.rstrip("\r")) for index, line in enumerate(lines, 1)]
+    return list(enumerate(_split_lines(decode_reporting(data, sink)), 1))
 
 
 def read_head(path: Path, size: int = 4096) -> bytes:
