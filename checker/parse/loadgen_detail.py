@@ -579,18 +579,21 @@ class _TextReader(_Reader):
         when it is not a record. A SHA-1 table (thousands of lines in some logs) is read in one go."""
         rows = _TEXT_ROWS.findall(text)  # one row per line, as many as text.split("\n") gives
         count = _line_count(text, len(rows))
-        index, known, entries, record_text = start, self.known, self.entries, self._record_text
+        index, known, entries, record_text, store = start, self.known, self.entries, self._record_text, self.store
         while index < count:
             marker, body, other = rows[index]
             if marker:
                 # inline for the most common record: one seen before in this file whose key repeats
                 stored = (known.get((self.block, body))
                           if self.open_multiline is None and len(body) <= MAX_KNOWN_RECORD_CHARS else None)
-                entry = None if stored is None else entries.get(stored[0])
-                if entry is not None and not stored[0].startswith(_ONCE_PREFIXES):
-                    entry.count += 1
-                else:
+                if stored is None:
                     record_text(index + 1, body, sink)
+                else:
+                    entry = entries.get(stored[0])
+                    if entry is not None and not stored[0].startswith(_ONCE_PREFIXES):
+                        entry.count += 1
+                    else:
+                        store(stored[0], stored[1], index + 1, sink)
             else:
                 self._continuation(index + 1, other.rstrip("\r"), sink)
             index += 1
