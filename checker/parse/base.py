@@ -185,7 +185,7 @@ def iter_lines(
                 sink.add("unreadable", f"read error: {exc.strerror or exc}", line=1)
                 return
             if len(data) <= small:  # else it grew since fstat: stream it from the start
-                yield from enumerate(_split_lines(decode_reporting(data, sink)), 1)
+                yield from enumerate(split_lines(decode_reporting(data, sink)), 1)
                 return
             handle.seek(0)
         lineno = 0
@@ -254,7 +254,7 @@ def open_regular(path: Path) -> BinaryIO | None:
     return None
 
 
-def _split_lines(text: str) -> list[str]:
+def split_lines(text: str) -> list[str]:
     """The lines of a whole file's text, without their newline (and the CR of a CRLF)."""
     lines = text.split("\n")
     if lines[-1] == "":
@@ -399,7 +399,7 @@ def text_lines(path: Path, sink: ProblemSink, what: str) -> Iterable[tuple[int, 
     if looks_binary(data[:4096]):
         sink.add("binary", f"{what} is binary, not text", line=1)
         return None
-    return list(enumerate(_split_lines(decode_reporting(data, sink)), 1))
+    return list(enumerate(split_lines(decode_reporting(data, sink)), 1))
 
 
 def read_head(path: Path, size: int = 4096) -> bytes:
