@@ -180,7 +180,7 @@ def read_json_text(path: Path, sink: ProblemSink, max_bytes: int = DEFAULT_MAX_J
     """
     fast = _read_small_json_text(path, sink, max_bytes)
     if fast is not None:
-        return fast or None
+        return fast if isinstance(fast, str) else None
     state = path_state(path)
     if state == "missing":
         sink.add("missing", "file does not exist")
@@ -224,9 +224,9 @@ def read_json_text(path: Path, sink: ProblemSink, max_bytes: int = DEFAULT_MAX_J
     return "\n".join(lines)
 
 
-def _read_small_json_text(path: Path, sink: ProblemSink, max_bytes: int) -> str | None:
+def _read_small_json_text(path: Path, sink: ProblemSink, max_bytes: int) -> str | bool | None:
     """The common case of :func:`read_json_text` in one open: a regular, non-empty file small enough
-    that no line can be too long. ``""`` when it is binary (reported); None for the careful path."""
+    that no line can be too long. False when it is binary (reported); None for the careful path."""
     handle = open_regular(path)
     if handle is None:
         return None
@@ -242,7 +242,7 @@ def _read_small_json_text(path: Path, sink: ProblemSink, max_bytes: int) -> str 
         return None  # changed while read: the careful path decides
     if looks_binary(data[:4096]):
         sink.add("binary", "file looks binary, not JSON text", line=1, expected="JSON text")
-        return ""
+        return False
     return "\n".join(split_lines(decode_reporting(data, sink)))
 
 
