@@ -362,6 +362,9 @@ _WORKER_JOB: _Job | None = None
 def _worker_init(job: _Job) -> None:
     global _WORKER_JOB
     _WORKER_JOB = job
+    from checker.runtime import tune_for_batch
+
+    tune_for_batch()  # a spawned worker does not inherit the CLI's collector settings (a forked one does)
 
 
 def _worker_run(tree: Tree) -> Partition:
