@@ -22,7 +22,6 @@ from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, Field
 
 from checker.parse.base import (
@@ -197,6 +196,8 @@ class DetailLog(BaseModel):
         if isinstance(value, str):
             text = value.strip().strip("[]").strip().rstrip(",")
             try:
+                import numpy as np  # only for this: a run that reads no sample set never loads numpy
+
                 value = np.array(text.split(","), dtype=np.int64).tolist() if text else []
             except ValueError:
                 return None

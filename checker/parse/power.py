@@ -16,7 +16,6 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 from pydantic import BaseModel, Field
 
 from checker.parse.base import (
@@ -106,6 +105,8 @@ def _all_usual(lines: list[tuple[int, str]]) -> PowerLog | None:
         found.append((lineno, *match.groups()))
     if not found:
         return None
+    import numpy as np  # here, not at import: a check run that reads no power log never loads numpy
+
     lineno, month, day, year, hour, minute, second, watts_text, marks = zip(*found, strict=True)
     clock = np.array([hour, minute], dtype=np.int64)
     seconds = np.array(second, dtype=np.float64)
