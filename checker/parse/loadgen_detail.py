@@ -684,6 +684,12 @@ class _TextReader(_Reader):
             if stripped.startswith("WARNING"):
                 self.message("warning", "warning", stripped.split(":", 1)[-1].strip(), lineno)
                 return None
+        if (len(stripped) > MAX_KNOWN_RECORD_CHARS and stripped.startswith("Loading QSL")
+                and stripped[:64].partition(":")[0].rstrip() == "Loading QSL"):
+            start, end = stripped.find("["), stripped.rfind("]")
+            if 0 <= start < end:  # a sample set of up to megabytes: cut out once
+                self.store("loaded_qsl_set", stripped[start : end + 1], lineno, sink)
+                return None
         head, sep, tail = stripped.partition(":")
         head, tail = head.rstrip(), tail.lstrip()
         special = _SPECIAL_RECORDS.get(head)
