@@ -1482,7 +1482,7 @@ def _read_chunks(handle: Any, chunk_bytes: int) -> Iterator[bytes]:
 _WORKER: tuple[int, ThreadPoolExecutor] | None = None
 _WORKER_LOCK = threading.Lock()
 #: Files at least this large are read and hashed in the worker thread, ahead of the parser.
-_THREAD_MIN_BYTES = 64 << 10
+_THREAD_MIN_BYTES = 1 << 20
 
 
 def _worker() -> ThreadPoolExecutor:
