@@ -106,6 +106,25 @@ def log_entries(path: Path) -> LogEntries:
     return LogEntries(qsl_idx=np.asarray(qsl, dtype=np.int64), payloads=payloads, lines=lines, duplicates=duplicates)
 
 
+#: Annotations read per process by (plugin, SHA-256 of the file): each submitter of a round keeps its
+#: own copy of e.g. ImageNet's val_map.txt (50,000 lines), byte for byte the same. Few, small entries.
+_LOADED_BY_CONTENT: dict[tuple[str, str], Any] = {}
+
+
+def _loaded(plugin: Any, plugin_name: str, path: Path, digest: str | None) -> Any:
+    """``plugin.load_annotations(path)``, read once per distinct content (errors are not kept)."""
+    if digest is None:  # unreadable: nothing to recognise it by
+        return plugin.load_annotations(path)
+    key = (plugin_name, digest)
+    loaded = _LOADED_BY_CONTENT.get(key)
+    if loaded is None:
+        loaded = plugin.load_annotations(path)
+        if len(_LOADED_BY_CONTENT) >= 8:
+            _LOADED_BY_CONTENT.clear()
+        _LOADED_BY_CONTENT[key] = loaded
+    return loaded
+
+
 def _sha256(path: Path) -> str | None:
     digest = hashlib.sha256()
     try:
@@ -166,7 +185,7 @@ def _annotation_file(ctx: Context, spec: Any) -> tuple[Annotations | None, str |
                 cache[key] = (None, f"{shown} is not the official {spec.dataset} file (sha256 {digest})")
             else:
                 try:
-                    cache[key] = (Annotations(path, shown, plugin.load_annotations(path), official), None)
+                    cache[key] = (Annotations(path, shown, _loaded(plugin, spec.plugin, path, digest), official), None)
                 except AnnotationError as exc:
                     cache[key] = (None, str(exc))
         found, problem = cache[key]
