@@ -283,8 +283,14 @@ def test_round_detection_and_packs_come_from_the_cache(tmp_path, monkeypatch, pa
         loaded.append(name)
         return real(name, directory)
 
+    real_unvalidated = rulepack.load_pack_unvalidated
+
+    def counting_unvalidated(name):
+        loaded.append(name)
+        return real_unvalidated(name)
+
     monkeypatch.setattr(rulepack, "load_pack", counting)
-    monkeypatch.setattr(roundsel, "load_pack", counting)
+    monkeypatch.setattr(roundsel, "load_pack_unvalidated", counting_unvalidated)
     rulepack._LOADED.clear()
     parser_calls.clear()
     assert _json_bytes(run_check(tree, jobs=1, cache=cache)) == cold

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from checker.discover import Tree, inside_tree
 from checker.engine.evidence import Evidence
-from checker.engine.rulepack import PackError, known_rounds, load_pack, load_pack_cached
+from checker.engine.rulepack import PackError, known_rounds, load_pack_cached, load_pack_unvalidated
 
 SAMPLE_LOGS = 12
 
@@ -164,7 +164,8 @@ def _detect(tree: Tree, rounds: list[str] | None, evidence: Evidence | None, pro
     packs = {}
     for name in rounds:
         try:
-            packs[name] = load_pack_cached(name, cache_dir) if cache_dir is not None else load_pack(name)
+            # the cache keeps fully checked packs; without one, detection needs no schema check
+            packs[name] = load_pack_cached(name, cache_dir) if cache_dir is not None else load_pack_unvalidated(name)
         except PackError:
             continue
     details = _sample_details(tree, evidence, probes)
