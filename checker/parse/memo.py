@@ -7,10 +7,11 @@ In the v0.5–v1.0 corpus, 1,500 of 5,800 parsed files repeat an earlier file of
 A copy is recognised exactly, never guessed: only files with the same kind, file name and size are
 compared, first by their last 4 KB (the whole of most small files; where logs of two runs differ:
 results, timestamps, the last entries), then, for larger files whose tails agree, by the SHA-256 of
-their whole content. Tails and digests are read only when a later
-file of that kind, name and size turns up, so a file with no same-size twin costs one dictionary
-lookup (an accuracy log's digest comes free with its parse). A reused result is the same model
-with the file's own path in the result and in every problem.
+their whole content. Tails and digests are read only when a later file of that kind, name and
+size turns up, so a file with no same-size twin costs one dictionary lookup (an accuracy log's
+digest comes free with its parse). A reused result is the same model with the file's own path in
+the result and in every problem. Sharing the model is safe: what a model works out later (a sample
+set read as integers) comes from the same bytes.
 
 Every parser's result depends on nothing but the file's name and bytes (no parser looks at the
 folder around the file), which is what makes the reuse exact. One memo lives as long as one parse
