@@ -283,10 +283,11 @@ def test_round_detection_and_packs_come_from_the_cache(tmp_path, monkeypatch, pa
         loaded.append(name)
         return real(name, directory)
 
+    unvalidated: list[str] = []
     real_unvalidated = rulepack.load_pack_unvalidated
 
     def counting_unvalidated(name):
-        loaded.append(name)
+        unvalidated.append(name)
         return real_unvalidated(name)
 
     monkeypatch.setattr(rulepack, "load_pack", counting)
@@ -294,7 +295,7 @@ def test_round_detection_and_packs_come_from_the_cache(tmp_path, monkeypatch, pa
     rulepack._LOADED.clear()
     parser_calls.clear()
     assert _json_bytes(run_check(tree, jobs=1, cache=cache)) == cold
-    assert loaded == [] and parser_calls == []  # no pack read or validated, no log parsed
+    assert loaded == unvalidated == [] and parser_calls == []  # no pack read or validated, no log parsed
 
     # a sampled log changes: detected again (from the packs' cache entries), same output as no cache
     detail = sorted(tree.glob("*/*/results/*/*/*/performance/run_1/mlperf_log_detail.txt"))[0]
@@ -302,7 +303,7 @@ def test_round_detection_and_packs_come_from_the_cache(tmp_path, monkeypatch, pa
     rulepack._LOADED.clear()
     again = _json_bytes(run_check(tree, jobs=1, cache=cache))
     assert ("/".join(detail.relative_to(tree).parts), "loadgen_detail") in parser_calls
-    assert loaded == []
+    assert loaded == [] and unvalidated  # detection compared the packs again; none was schema-checked
     assert again == _json_bytes(run_check(tree, jobs=1))
 
     # unusable pack entries are misses: the packs are loaded and validated again

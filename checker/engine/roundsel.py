@@ -25,7 +25,7 @@ from pathlib import Path
 
 from checker.discover import Tree, inside_tree
 from checker.engine.evidence import Evidence
-from checker.engine.rulepack import PackError, known_rounds, load_pack_cached, load_pack_unvalidated
+from checker.engine.rulepack import PackError, known_rounds, load_pack_unvalidated
 
 SAMPLE_LOGS = 12
 
@@ -150,7 +150,7 @@ def detect_round(tree: Tree, rounds: list[str] | None = None, evidence: Evidence
         if cached is not None:
             return cached
     probes: list = []
-    detection = _detect(tree, rounds, evidence, probes, cache_dir if rounds is None else None)
+    detection = _detect(tree, rounds, evidence, probes)
     if entry is not None and key is not None:
         from checker.engine.cache import write_entry
 
@@ -158,14 +158,12 @@ def detect_round(tree: Tree, rounds: list[str] | None = None, evidence: Evidence
     return detection
 
 
-def _detect(tree: Tree, rounds: list[str] | None, evidence: Evidence | None, probes: list,
-            cache_dir: Path | None) -> Detection:
+def _detect(tree: Tree, rounds: list[str] | None, evidence: Evidence | None, probes: list) -> Detection:
     rounds = rounds or known_rounds()
     packs = {}
     for name in rounds:
         try:
-            # the cache keeps fully checked packs; without one, detection needs no schema check
-            packs[name] = load_pack_cached(name, cache_dir) if cache_dir is not None else load_pack_unvalidated(name)
+            packs[name] = load_pack_unvalidated(name)  # detection compares them; no schema check needed
         except PackError:
             continue
     details = _sample_details(tree, evidence, probes)
