@@ -140,7 +140,9 @@ def test_missing_file_and_directory(tmp_path):
 
 @pytest.mark.parametrize("round_name", ["v0.5", "v0.7", "v1.0"])
 def test_whole_file_and_streaming_paths_agree(corpus, round_name, monkeypatch):
-    """Small files are scanned whole with a multi-line regex, big ones line by line: same model."""
+    """Small files are read whole by one regex (a row per line), big ones line by line: same model.
+    The whole-file pass runs with the records remembered from every earlier file, the streamed one
+    with none, so a wrong remembered record would show as a difference."""
     import checker.parse.loadgen_detail as detail_module
 
     root = corpus(round_name)
@@ -148,6 +150,7 @@ def test_whole_file_and_streaming_paths_agree(corpus, round_name, monkeypatch):
     whole = {p: parse_detail(p, root) for p in paths}
     monkeypatch.setattr(detail_module, "read_small_text", lambda *args: None)
     for path in paths:
+        detail_module.clear_caches()  # each streamed file cold: what earlier files taught must not matter
         streamed = parse_detail(path, root)
         fast = whole[path]
         assert [p.model_dump() for p in fast.problems] == [p.model_dump() for p in streamed.problems], path
@@ -183,3 +186,53 @@ def test_whole_file_and_streaming_paths_agree_on_odd_lines(tmp_path, monkeypatch
     assert model.value("note") == 'quote " and , "time_ms": 1' and model.get("note").line == 4
     assert model.errors[0].line == 5 and model.int_list("loaded_qsl_set") == [3, 1, 2]
     assert {p.line for p in fast.problems} == {3, 6}
+
+
+def test_whole_file_and_streaming_paths_agree_on_odd_2019_text(tmp_path, monkeypatch):
+    """The 2019 text with what real logs get wrong: CRLF, NUL bytes, a stray unprefixed line, a bad
+    SHA-1 row, a sample set without brackets, a repeated once-only setting, many repeated phases."""
+    import checker.parse.loadgen_detail as detail_module
+
+    def rec(body: str, ts: int = 1) -> str:
+        return f'"pid": 7, "tid": 7, "ts": {ts}ns : {body}'
+
+    phase = [rec("Loading QSL : \"set\" : \"[3,1,2]\""), rec('GeneratedQueries: "queries" : 64, '
+             '"samples per query" : 1, "duration" : 5'), rec("Log Contention Counters:"),
+             rec("0 : swap_request_slots_retry_count"), rec("")]
+    lines = [
+        rec("version : .5a1 @ 6958607d52"),
+        rec("git_log :"), "6958607d52f646d61fb950341f523597482b10e3 Merge", "",
+        rec("SHA1 of files :"), "", "012aad77e5206c89d50718c46c119d1f3cb056b2 /.clang-format",
+        "not a sha1 row", "a3355ff8f163cabbf26adb86d3aa0e5da72900c7 /BUILD.gn\r", "",
+        rec("Effective Settings:"), rec("Scenario : Offline"), rec("qsl_rng_seed : 12\x0034"),
+        rec("target_qps : 10\r"), rec(""),
+        rec("Requested Settings:"), rec("Scenario : Hyper Stream"), rec(""),
+        "a stray line outside any record",
+        rec("Loading QSL : no brackets here"),
+        *phase * 5,
+        rec("Effective Settings:"), rec("Scenario : Server"), rec(""),  # once-only, another value
+        rec("ERROR : something broke"), rec("WARNING : careful"),
+    ]
+    path = tmp_path / "mlperf_log_detail.txt"
+    path.write_bytes("\r\n".join(lines).encode())
+    detail_module.clear_caches()
+    fast = parse_detail(path)
+    monkeypatch.setattr(detail_module, "read_small_text", lambda *args: None)
+    detail_module.clear_caches()
+    slow = parse_detail(path)
+    assert fast.model.model_dump() == slow.model.model_dump()
+    assert [p.model_dump() for p in fast.problems] == [p.model_dump() for p in slow.problems]
+    model = fast.model
+    assert model.format == "text2019" and model.entries["loaded_qsl_set"].count == 5
+    assert model.int_list("loaded_qsl_set") == [3, 1, 2]
+    assert model.file_sha1 == {"/.clang-format": "012aad77e5206c89d50718c46c119d1f3cb056b2",
+                               "/BUILD.gn": "a3355ff8f163cabbf26adb86d3aa0e5da72900c7"}
+    assert model.value("effective_qsl_rng_seed") == "1234" and model.value("effective_target_qps") == "10"
+    assert model.value("generated_query_count") == 64 and model.entries["generated_query_count"].count == 5
+    assert model.error_count == 1 and model.warning_count == 1
+    codes = {(p.code, p.line) for p in fast.problems}
+    assert ("syntax", 8) in codes  # the bad SHA-1 row
+    assert ("syntax", 19) in codes  # the stray line
+    assert ("syntax", 20) in codes  # the sample set without brackets
+    assert ("unknown_value", 17) in codes  # Hyper Stream
+    assert any(p.code == "repeated_key" and "effective_scenario" in p.message for p in fast.problems)

@@ -145,13 +145,7 @@ def iter_lines(
         except UnicodeDecodeError as exc:
             if not state["encoding_reported"]:
                 state["encoding_reported"] = True
-                sink.add(
-                    "encoding",
-                    "bytes that are not valid UTF-8 (replaced while reading)",
-                    line=lineno,
-                    expected="UTF-8 text",
-                    found=f"byte 0x{raw[exc.start]:02x} at column {exc.start + 1}",
-                )
+                _encoding_problem(sink, lineno, raw[exc.start], exc.start + 1)
             return raw.decode("utf-8", errors="replace")
 
     def too_long(lineno: int, size: int) -> None:
@@ -307,14 +301,14 @@ def decode_reporting(data: bytes, sink: ProblemSink) -> str:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        sink.add(
-            "encoding",
-            "bytes that are not valid UTF-8 (replaced while reading)",
-            line=line,
-            expected="UTF-8 text",
-            found=f"byte 0x{data[exc.start]:02x} at column {column}",
-        )
+        _encoding_problem(sink, line, data[exc.start], column)
         return data.decode("utf-8", errors="replace")
+
+
+def _encoding_problem(sink: ProblemSink, line: int, byte: int, column: int) -> None:
+    """The one problem a file with bytes that are not UTF-8 gets, wherever it was read."""
+    sink.add("encoding", "bytes that are not valid UTF-8 (replaced while reading)", line=line,
+             expected="UTF-8 text", found=f"byte 0x{byte:02x} at column {column}")
 
 
 def file_size(path: Path) -> int | None:

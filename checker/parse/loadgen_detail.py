@@ -573,7 +573,6 @@ class _TextReader(_Reader):
         self.open_multiline: tuple[str, int, list[str]] | None = None
         self.multiline_chars = 0  # text collected for the open multi-line record
         self.known = _KNOWN_RECORDS
-        self.known_queries: dict[str, list[tuple[str, int]]] = {}
 
     def feed_text(self, text: str, start: int, sink: ProblemSink) -> int:
         """One regex over the whole file gives a row per line (in C): a record's text, or the line
@@ -684,12 +683,6 @@ class _TextReader(_Reader):
             if stripped.startswith("WARNING"):
                 self.message("warning", "warning", stripped.split(":", 1)[-1].strip(), lineno)
                 return None
-        if (len(stripped) > MAX_KNOWN_RECORD_CHARS and stripped.startswith("Loading QSL")
-                and stripped[:64].partition(":")[0].rstrip() == "Loading QSL"):
-            start, end = stripped.find("["), stripped.rfind("]")
-            if 0 <= start < end:  # a sample set of up to megabytes: cut out once
-                self.store("loaded_qsl_set", stripped[start : end + 1], lineno, sink)
-                return None
         head, sep, tail = stripped.partition(":")
         head, tail = head.rstrip(), tail.lstrip()
         special = _SPECIAL_RECORDS.get(head)
@@ -723,14 +716,10 @@ class _TextReader(_Reader):
         return True
 
     def _generated_queries(self, lineno: int, tail: str, sink: ProblemSink) -> bool:
-        counts = self.known_queries.get(tail)  # a run of many phases logs the same line each time
-        if counts is None:
-            counts = [(key, int(found.group(1))) for pattern, key in _GENERATED_QUERIES
-                      if (found := pattern.search(tail))]
-            if len(self.known_queries) < MAX_KNOWN_RECORDS:
-                self.known_queries[tail] = counts
-        for key, value in counts:
-            self.store(key, value, lineno, sink)
+        for pattern, key in _GENERATED_QUERIES:
+            found = pattern.search(tail)
+            if found:
+                self.store(key, int(found.group(1)), lineno, sink)
         return True
 
     def _power(self, lineno: int, tail: str, sink: ProblemSink, key: str) -> bool:
