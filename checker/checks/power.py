@@ -25,6 +25,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from checker.engine.context import Context
 from checker.engine.log_values import as_number
@@ -37,9 +38,18 @@ SECTION = "Power measurement rules (MLPerf Power): PTDaemon logs, ranging and te
 ENERGY_PER_QUERY = ("SingleStream", "MultiStream")
 
 
-def power_paths(ctx: Context) -> tuple[Path, Path, Path] | None:
-    """(power dir, ranging dir, testing run) of a power result; None when the round has no power rules
-    or the result has no power logs at all."""
+class PowerRun(NamedTuple):
+    """Where a power result's evidence is, with the round's power rules that say what it must hold."""
+
+    rules: Any
+    power: Path
+    ranging: Path
+    testing: Path
+
+
+def power_paths(ctx: Context) -> PowerRun | None:
+    """The power folder, ranging folder and testing run of a power result (and the round's power
+    rules); None when the round has no power rules or the result has no power logs at all."""
     rules = ctx.pack.power
     unit = ctx.unit
     if rules is None or unit is None:
@@ -49,7 +59,7 @@ def power_paths(ctx: Context) -> tuple[Path, Path, Path] | None:
     runs = ctx.performance_runs()
     testing = runs[0] if runs else unit.path / "performance" / "run_1"
     if power.is_dir() or ranging.is_dir() or (testing / "spl.txt").is_file():
-        return power, ranging, testing
+        return PowerRun(rules, power, ranging, testing)
     return None
 
 
@@ -68,9 +78,7 @@ def power_files(ctx: Context) -> Iterator[Violation]:
     paths = power_paths(ctx)
     if paths is None:
         return
-    rules = ctx.pack.power
-    assert rules is not None
-    power, ranging, testing = paths
+    rules, power, ranging, testing = paths
     checks = [(power, rules.power_files), (ranging, rules.run_files), (testing, ["spl.txt"])]
     for folder, names in checks:
         if not folder.is_dir():
@@ -128,9 +136,7 @@ def energy(ctx: Context) -> tuple[Energy | None, str | None, Path | None]:
     unit = ctx.unit
     if paths is None or unit is None:
         return None, None, None
-    rules = ctx.pack.power
-    assert rules is not None
-    power, _, testing = paths
+    rules, power, _, testing = paths
     spl_path = testing / "spl.txt"
     spl = ctx.model(spl_path, "power_spl")
     if spl is None:
@@ -202,9 +208,7 @@ def power_consistency(ctx: Context) -> Iterator[Violation]:
     paths = power_paths(ctx)
     if paths is None:
         return
-    rules = ctx.pack.power
-    assert rules is not None
-    power, ranging, testing = paths
+    rules, power, ranging, testing = paths
     client_shift = server_shift = 0.0
     if not rules.utc_timestamps:
         client_shift, server_shift = _timezone(power, "client.json"), _timezone(power, "server.json")
