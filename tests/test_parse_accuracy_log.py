@@ -126,6 +126,28 @@ def test_complete_log_model(full_log):
     assert dumped["entry_count"] == 300
 
 
+@pytest.mark.parametrize("span", [1, 64, 1 << 20])
+def test_bulk_fingerprints_equal_entry_by_entry(tmp_path, monkeypatch, span):
+    """All fingerprints at once (read in spans, each distinct text hashed once) equal one hash per entry,
+    for empty, short and long payloads, repeats within and across spans, lower-case hex and a JSON escape."""
+    monkeypatch.setattr(accuracy_log_module, "_DIGEST_SPAN", span)
+    rnd = random.Random(3)
+    # Several distinct payloads of each length, so that repeats must be told apart by content.
+    pool = [b"", b"\x01\x02", b"\x02\x01", b"\x07\x07", bytes(range(20)), bytes(range(1, 21)),
+            bytes(range(40)), bytes(range(40, 0, -1)), b"\xff" * 3, b"\x00" * 3]
+    entries = [(i, i % 50, rnd.choice(pool)) for i in range(400)]
+    text = loadgen_text(entries)
+    # One payload written with a JSON escape (\u0031 is "1"): its bytes are still 01 02.
+    text = text.replace('"data" : "0102"', '"data" : "0\\u003102"', 1).replace(
+        '"data" : "FFFFFF"', '"data" : "ffffff"', 1)
+    model = parse_accuracy_log(write(tmp_path, "mlperf_log_accuracy.json", text)).model
+    assert model.entry_count == 400
+    assert model.lowercase_hex_entries == 1 and (model.payload_lengths != 2 * model.payload_sizes).sum() == 1
+    expected = b"".join(payload_digest(e[2]) for e in entries)
+    assert model.payload_digests == expected
+    assert model.payload_digests == b"".join(map(payload_digest, model.iter_payloads()))
+
+
 def test_iter_entries_round_trip(full_log):
     entries = list(iter_entries(full_log))
     assert [(e.seq_id, e.qsl_idx, e.data) for e in entries] == ENTRIES
