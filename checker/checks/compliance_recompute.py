@@ -44,7 +44,6 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,14 +116,8 @@ def cap(ctx: Context, rule_id: str, severity: Severity, required: bool = True) -
 
 
 def _memo(ctx: Context, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
-    """Per-run cache (the engine's Evidence object) so that C009 reuses what C005-C008 computed."""
-    store = _MEMO.setdefault(ctx.evidence, {})
-    if key not in store:
-        store[key] = compute()
-    return store[key]
-
-
-_MEMO: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
+    """So that C009 reuses what C005-C008 computed (see :meth:`Context.memo`)."""
+    return ctx.memo(("compliance_recompute", *key), compute)
 
 
 # ------------------------------------------------------------------------------------------------

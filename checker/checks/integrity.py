@@ -118,6 +118,12 @@ def result_logs(ctx: Context, compliance: bool = True) -> list[LogRef]:
 
 
 def compliance_logs(ctx: Context) -> list[LogRef]:
+    """The compliance runs' folders holding a detail log (once per result)."""
+    assert ctx.unit is not None
+    return ctx.memo(("integrity.compliance_logs", ctx.unit.path), lambda: _find_compliance_logs(ctx))
+
+
+def _find_compliance_logs(ctx: Context) -> list[LogRef]:
     base = ctx.compliance_dir()
     if base is None or not base.is_dir():
         return []
@@ -327,12 +333,14 @@ def approval(ctx: Context, analysis: BuildAnalysis) -> Approval:
 # Helpers
 
 
-def _logs_with_detail(ctx: Context, compliance: bool = True) -> Iterator[tuple[LogRef, Any, str]]:
-    for ref in result_logs(ctx, compliance=compliance):
-        detail = ctx.detail(ref.folder)
-        if detail is None:
-            continue
-        yield ref, detail, ctx.rel(ref.folder / "mlperf_log_detail.txt")
+def _logs_with_detail(ctx: Context, compliance: bool = True) -> list[tuple[LogRef, Any, str]]:
+    """The result's run folders whose detail log parsed, with the log and its path (once per result)."""
+    assert ctx.unit is not None
+    return ctx.memo(("integrity.logs", ctx.unit.path, compliance), lambda: [
+        (ref, detail, ctx.rel(ref.folder / "mlperf_log_detail.txt"))
+        for ref in result_logs(ctx, compliance=compliance)
+        if (detail := ctx.detail(ref.folder)) is not None
+    ])
 
 
 def _version_line(detail: Any) -> int | None:
@@ -353,7 +361,13 @@ def _git_status(detail: Any) -> str:
 
 
 def _group_by_build(ctx: Context) -> list[tuple[BuildAnalysis, list[tuple[LogRef, Any, str]]]]:
-    """The result's logs grouped by build (version string + SHA-1 table), in first-seen order."""
+    """The result's logs grouped by build (version string + SHA-1 table), in first-seen order (worked
+    out once per result: L001-L005 all ask)."""
+    assert ctx.unit is not None
+    return ctx.memo(("integrity.builds", ctx.unit.path), lambda: _grouped_by_build(ctx))
+
+
+def _grouped_by_build(ctx: Context) -> list[tuple[BuildAnalysis, list[tuple[LogRef, Any, str]]]]:
     groups: dict[Any, tuple[BuildAnalysis, list[tuple[LogRef, Any, str]]]] = {}
     for ref, detail, path in _logs_with_detail(ctx):
         if detail.loadgen_version is None and not detail.file_sha1:

@@ -7,9 +7,11 @@ compliance runs of a result live), so checks ask it instead of building paths th
 from __future__ import annotations
 
 import re
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from checker.discover import ResultUnit, Submission, Tree, resolve_case_insensitive
 from checker.engine.evidence import Evidence
@@ -17,6 +19,11 @@ from checker.engine.rulepack import Benchmark, RulePack
 from checker.findings import Scope
 
 _RUN = re.compile(r"^run_?(\d+)$")
+_T = TypeVar("_T")
+
+#: What checks worked out once per partition and share (keyed by the partition's Evidence, so an
+#: entry lives exactly as long as that partition's parse cache).
+_SHARED: weakref.WeakKeyDictionary[Evidence, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -44,6 +51,20 @@ class Context:
 
     def rel(self, path: Path) -> str:
         return self.evidence.rel(path)
+
+    def memo(self, key: tuple[Any, ...], compute: Callable[[], _T]) -> _T:
+        """``compute()``, worked out once per partition for ``key`` and shared by every rule.
+
+        Several rules look at the same derived facts of a result (its LoadGen logs grouped by build,
+        the compliance runs' settings); deriving them once per rule repeated the file-system walks
+        and the sorting of every SHA-1 table. ``key`` must name everything the value depends on
+        (the result's folder, the options), and the value is shared: never mutate it."""
+        store = _SHARED.get(self.evidence)
+        if store is None:
+            store = _SHARED[self.evidence] = {}
+        if key not in store:
+            store[key] = compute()
+        return store[key]
 
     # -- parsed files ----------------------------------------------------------------------------
     def model(self, path: Path, kind: str) -> Any:
@@ -119,7 +140,9 @@ class Context:
         parts = template.format(
             system=unit.system, benchmark=unit.benchmark, scenario=unit.scenario_folder
         ).split("/")
-        return resolve_case_insensitive(unit.submission.path, *parts)
+        # asked by many rules for every result: the folders are looked up once
+        return self.memo(("template_dir", unit.submission.path, *parts),
+                         lambda: resolve_case_insensitive(unit.submission.path, *parts))
 
     def measurements_dir(self) -> Path | None:
         return self._template_dir(self.pack.layout.measurements_path)
