@@ -589,11 +589,19 @@ class _TextReader(_Reader):
                 if stored is None:
                     record_text(index + 1, body, sink)
                 else:
-                    entry = entries.get(stored[0])
-                    if entry is not None and not stored[0].startswith(_ONCE_PREFIXES):
+                    key, value = stored
+                    entry = entries.get(key)
+                    if entry is None:
+                        # store()'s common case inline: a first value that is an int or short text
+                        if len(entries) < MAX_KEYS and (type(value) is not str or len(value) <= SMALL_VALUE_BYTES):
+                            self.kept_bytes += len(value) if type(value) is str else _cost(value, None)
+                            entries[key] = DetailEntry(value, index + 1, 1)
+                        else:
+                            store(key, value, index + 1, sink)
+                    elif not key.startswith(_ONCE_PREFIXES):
                         entry.count += 1
                     else:
-                        store(stored[0], stored[1], index + 1, sink)
+                        store(key, value, index + 1, sink)
             else:
                 self._continuation(index + 1, other.rstrip("\r"), sink)
             index += 1
