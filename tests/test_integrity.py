@@ -264,3 +264,27 @@ def test_every_corpus_log_gets_an_integrity_verdict(corpus, round_name):
             verdicts[(ref.kind, verdict)] += 1
             approvals[approval(ctx, analysis).status] += 1
     assert (dict(verdicts), dict(approvals)) == CORPUS_VERDICTS[round_name]
+
+
+def test_build_grouping_is_worked_out_once_per_result(sample, tmp_path, monkeypatch):
+    """L001-L005 share one grouping per result (Context.memo); the findings are those of a run that
+    derives it afresh for every rule."""
+    import checker.checks.integrity as integrity
+
+    pack = _pack(tmp_path, [WHEEL_COMMIT])
+    calls: list[str] = []
+    original = integrity._grouped_by_build
+
+    def counting(ctx):
+        calls.append(ctx.unit.rel)
+        return original(ctx)
+
+    monkeypatch.setattr(integrity, "_grouped_by_build", counting)
+    shared = _findings(sample, pack)
+    units = [unit.rel for unit in discover(sample).units]
+    assert sorted(calls) == sorted(units) and len(units) == 4
+    calls.clear()
+    monkeypatch.setattr(Context, "memo", lambda self, key, compute: compute())
+    fresh = _findings(sample, pack)
+    assert len(calls) > 3 * len(units)  # every L rule asked again
+    assert [f.model_dump() for f in fresh] == [f.model_dump() for f in shared]
