@@ -158,6 +158,9 @@ def _unhex(text: bytes) -> bytes:
 
 #: Bytes of the log read at once when all fingerprints are computed.
 _DIGEST_SPAN = 8 << 20
+#: Payloads of one text length in a span below which they are hashed one by one (a translation log
+#: has hundreds of lengths with a few entries each).
+_FEW_OF_A_WIDTH = 32
 
 
 def _distinct_digests(buffer: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
@@ -361,13 +364,21 @@ class AccuracyLog(BaseModel):
             while first < count:
                 start = int(starts[first])
                 last = max(first + 1, int(np.searchsorted(span_ends, start + _DIGEST_SPAN, side="right")))
-                buffer = np.frombuffer(read(start, int(span_ends[last - 1]) - start), dtype=np.uint8)
+                data = read(start, int(span_ends[last - 1]) - start)
+                buffer = np.frombuffer(data, dtype=np.uint8)
                 batch = order[first:last]
                 relative = starts[first:last] - start
                 widths = lengths[batch]
-                for width in np.unique(widths).tolist():
-                    chosen = widths == width
-                    digests[batch[chosen]] = _distinct_digests(buffer, relative[chosen], width)
+                distinct, counts = np.unique(widths, return_counts=True)
+                for width, members in zip(distinct.tolist(), counts.tolist(), strict=True):
+                    chosen = np.flatnonzero(widths == width)
+                    if members < _FEW_OF_A_WIDTH:  # numpy's fixed cost is not worth it: one at a time
+                        for index in chosen.tolist():
+                            at = int(relative[index])
+                            digests[batch[index]] = np.frombuffer(
+                                payload_digest(_unhex(data[at : at + width])), dtype=np.uint8)
+                    else:
+                        digests[batch[chosen]] = _distinct_digests(buffer, relative[chosen], width)
                 first = last
         return digests.tobytes()
 
