@@ -10,11 +10,21 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from tree_builder import set_mllog_value
 
 from checker.check import run_check
 from checker.cli import main
-from checker.rerun.compliance_verify import verify_test01_accuracy
-from checker.rerun.demo import BROKEN_NAME, PLANTED, RUNS_NAME, SUBMITTER, SYSTEM, TREE_NAME, error_rules
+from checker.rerun.compliance_verify import verify_test01_accuracy, verify_test04
+from checker.rerun.demo import (
+    BROKEN_NAME,
+    PLANTED,
+    RUNS_NAME,
+    SUBMITTER,
+    SYSTEM,
+    TOLERANCE,
+    TREE_NAME,
+    error_rules,
+)
 
 pytestmark = pytest.mark.loadgen
 
@@ -115,6 +125,27 @@ def test_test01_verification_catches_a_changed_response(demo, tmp_path):
     assert verify_test01_accuracy(sampled, out / RUNS_NAME / "Offline-accuracy" / "mlperf_log_accuracy.json").passed
     failed = verify_test01_accuracy(sampled, changed)
     assert not failed.passed and "TEST FAIL" in failed.text
+
+
+def test_test04_verification_of_the_tree_decides_as_rule_c007(demo, tmp_path):
+    """A TEST04-B minimum latency under half of TEST04-A's, medians alike: the lenient verdict (both
+    figures must show B faster) passes, the one the demo ships fails, as C007 recomputes it from the
+    logs, so that the demo re-runs the pair instead of shipping a claim C009 would contradict."""
+    out, _ = demo
+    runs = out / RUNS_NAME
+    a = runs / "SingleStream-TEST04-A" / "mlperf_log_detail.txt"
+    b = tmp_path / "mlperf_log_detail.txt"
+    b.write_bytes((runs / "SingleStream-TEST04-B" / "mlperf_log_detail.txt").read_bytes())
+    a_values = {}
+    for line in a.read_text().splitlines():
+        record = json.loads(line[len(":::MLLOG "):]) if line.startswith(":::MLLOG") else {}
+        a_values.setdefault(record.get("key"), record.get("value"))
+    set_mllog_value(b, "result_min_latency_ns", int(a_values["result_min_latency_ns"] * 0.4))
+    set_mllog_value(b, "result_50.00_percentile_latency_ns", a_values["result_50.00_percentile_latency_ns"])
+    assert verify_test04(a, b, "SingleStream", TOLERANCE).passed
+    strict = verify_test04(a, b, "SingleStream", TOLERANCE, minimum_decides=True)
+    assert not strict.passed and "TEST FAIL" in strict.text
+    assert verify_test04(a, a, "SingleStream", TOLERANCE, minimum_decides=True).passed
 
 
 def test_demo_refuses_a_non_empty_out(tmp_path):

@@ -132,15 +132,18 @@ def verify_test01_performance(result_detail: Path, test_detail: Path, scenario: 
     return Verification(passed, "\n".join(lines) + "\n")
 
 
-def verify_test04(a_detail: Path, b_detail: Path, scenario: str, tolerance: float) -> Verification:
+def verify_test04(a_detail: Path, b_detail: Path, scenario: str, tolerance: float,
+                  minimum_decides: bool = False) -> Verification:
     """TEST04-B (one sample repeated) must not be faster than TEST04-A (unique samples) beyond ``tolerance``.
 
     TEST04-A issues each loaded sample once, so its run is shorter than LoadGen's minimum and is
     INVALID by construction; only its figures are compared. Both the typical figure (median) and
-    the minimum latency are compared and the test fails only when both show B faster beyond the
-    tolerance: serving a cached answer lowers both, while load on a shared host moves them apart
+    the minimum latency are compared. By default the test fails only when both show B faster beyond
+    the tolerance: serving a cached answer lowers both, while load on a shared host moves them apart
     (a short TEST04-A run sees fewer quiet moments, so its minimum is higher; a stall shifts a
-    median).
+    median). ``minimum_decides``: the minimum alone decides, as rule C007 recomputes TEST04 from a
+    tree's logs; a verification shipped in a tree must agree with that (the demo re-runs both
+    sides when it fails).
     """
     tables = [("median", TYPICAL), ("minimum", TEST04_FIGURE)] if scenario != "Offline" else [("figure", TYPICAL)]
     lines = ["Verifying performance."]
@@ -159,7 +162,7 @@ def verify_test04(a_detail: Path, b_detail: Path, scenario: str, tolerance: floa
             f"TEST04-B {label} = {b:g}",
             f"{label} speed ratio B/A = {ratio:.4f}",
         ]
-    passed = min(ratios) <= 1.0 + tolerance
+    passed = (ratios[-1] if minimum_decides else min(ratios)) <= 1.0 + tolerance
     lines += [f"tolerance = {tolerance:g}",
               _verdict(passed, "" if passed else "(the repeated sample is served faster: caching?)")]
     return Verification(passed, "\n".join(lines) + "\n")
