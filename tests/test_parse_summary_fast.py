@@ -92,7 +92,7 @@ def _both(path: Path, monkeypatch: pytest.MonkeyPatch):
     """The file parsed whole, then streamed line by line (as files over 1 MB are)."""
     fast = parse_summary(path)
     with monkeypatch.context() as patch:
-        patch.setattr(summary_module, "_read_whole", lambda *args: None)
+        patch.setattr(summary_module, "read_small_text", lambda *args: None)
         slow = parse_summary(path)
     return fast, slow
 

@@ -275,22 +275,37 @@ def _read_upto(handle: Any, expected: int, limit: int) -> bytes:
 
 
 def read_small_text(path: Path, sink: ProblemSink, limit: int) -> str | None:
-    """The whole file as text when it is at most ``limit`` bytes (so no line can be too long),
-    else None and the caller streams it. Undecodable bytes are replaced and reported once."""
-    handle = open_regular(path)
-    if handle is None:
-        return None  # the streaming reader reports it
+    """The whole file as text when it is a regular file of at most ``limit`` bytes (so no line can
+    be too long), else None and the caller streams it (the streaming reader reports what cannot be
+    read). Undecodable bytes are replaced and reported once.
+
+    Plain ``os.read`` on a descriptor opened without blocking (a FIFO in the tree cannot hang the
+    read): a buffered file object and a second fstat were a third of the time to read a 2 kB file."""
     try:
-        with handle:
-            size = _size(handle)
-            if size > limit:
-                return None
-            data = _read_upto(handle, size, limit)
+        fd = os.open(path, _OPEN_FLAGS)
+    except (OSError, ValueError):
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        data = os.read(fd, info.st_size + 1)
+        while data and len(data) <= limit:  # to the end (it may have grown), as a buffered read goes
+            more = os.read(fd, limit + 1 - len(data))
+            if not more:
+                break
+            data += more
     except OSError:
         return None
-    if len(data) > limit:
+    finally:
+        os.close(fd)
+    if len(data) > limit:  # it grew since fstat
         return None
     return decode_reporting(data, sink)
+
+
+#: How tree files are opened: read-only and without blocking.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
 
 
 def decode_reporting(data: bytes, sink: ProblemSink) -> str:

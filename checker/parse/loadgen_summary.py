@@ -12,9 +12,7 @@ the raw spelling is kept so a check can tell the generations apart.
 from __future__ import annotations
 
 import functools
-import os
 import re
-import stat
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -25,9 +23,9 @@ from checker.parse.base import (
     ParseResult,
     ProblemSink,
     Sourced,
-    decode_reporting,
     display_path,
     iter_lines,
+    read_small_text,
 )
 
 KIND = "loadgen_summary"
@@ -75,7 +73,6 @@ _NAMED_KEYS = frozenset({"SUT name", "Scenario", "Mode", "Result is"})
 _BLOCK_TITLES = ("per-query latency", "per-sample latency", "intervals between each issuequery")
 #: Files up to this size are read whole (what iter_lines reads in one piece); bigger ones are streamed.
 _WHOLE_FILE_BYTES = min(DEFAULT_MAX_LINE_BYTES, SMALL_FILE_BYTES)
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
 
 
 def canonical_scenario(text: str) -> str | None:
@@ -185,7 +182,7 @@ def parse_summary(path: Path, root: Path | None = None) -> ParseResult[LoadGenSu
     shown = display_path(path, root)
     sink = ProblemSink(shown)
     state = _State()
-    text = _read_whole(path, sink)
+    text = read_small_text(path, sink, _WHOLE_FILE_BYTES)
     if text is None:
         for lineno, line in iter_lines(path, sink):
             state.feed(lineno, line, sink)
@@ -193,34 +190,6 @@ def parse_summary(path: Path, root: Path | None = None) -> ParseResult[LoadGenSu
         state.feed_text(text, sink)
     model = state.build(sink)
     return _RESULT(kind=KIND, path=shown, model=model, problems=sink.finish())
-
-
-def _read_whole(path: Path, sink: ProblemSink) -> str | None:
-    """The text of a regular file of at most _WHOLE_FILE_BYTES, else None (the caller streams it,
-    and iter_lines reports what cannot be read). What base.read_small_text gives, without the
-    buffered file object and the second fstat: on summaries of 2 kB these were a third of the
-    time to read one (about 5 µs a file)."""
-    try:
-        fd = os.open(path, _OPEN_FLAGS)  # non-blocking: a FIFO in the tree cannot hang the read
-    except (OSError, ValueError):
-        return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > _WHOLE_FILE_BYTES:
-            return None
-        data = os.read(fd, info.st_size + 1)
-        while data and len(data) <= _WHOLE_FILE_BYTES:  # to the end, as a buffered read goes
-            more = os.read(fd, _WHOLE_FILE_BYTES + 1 - len(data))
-            if not more:
-                break
-            data += more
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    if len(data) > _WHOLE_FILE_BYTES:  # it grew since fstat
-        return None
-    return decode_reporting(data, sink)
 
 
 class _State:
