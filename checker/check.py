@@ -10,7 +10,7 @@ from checker.discover import discover, inside_tree
 from checker.engine.evidence import Evidence
 from checker.engine.roundsel import detect_round
 from checker.engine.rulepack import PackError, known_rounds, load_pack_cached
-from checker.engine.runner import Progress, engine_finding, run_checks
+from checker.engine.runner import Progress, engine_finding, pool_for, run_checks
 from checker.engine.waivers import TREE_FILE, Waiver, load_cli_waivers, read_waiver_file
 from checker.findings import Finding, Scope, Severity
 from checker.report.document import ReportDocument, build_document
@@ -58,41 +58,48 @@ def run_check(
 
         disk = ParseCache(cache)
     evidence = Evidence(path, disk=disk)
-    detection = detect_round(tree, evidence=evidence, cache_dir=cache)
-    notes: list[str] = []
-    extra: list[Finding] = []
-    if round_name is None:
-        if detection.round is None:
-            raise LookupError(
-                f"cannot detect the round of {path}; pass --round (known rounds: {', '.join(rounds)})"
-            )
-        chosen, source = detection.round, "detected"
-        notes.extend(detection.reasons)
-    else:
-        chosen, source = round_name, "given"
-        if detection.round is not None and detection.round != round_name:
-            message = f"--round {round_name} given, but the tree looks like {detection.round} ({'; '.join(detection.reasons)})"
-            notes.append(message)
-            extra.append(Finding(rule="S020", severity=Severity.WARNING, message=message, scope=Scope(),
-                                 expected=detection.round, found=round_name))
+    # Workers start now and get ready while the round is detected. With a cache, the partitions
+    # still to check are known only later (a warm run may need no worker at all).
+    pool = pool_for(tree, jobs) if cache is None else None
     try:
-        pack = load_pack_cached(chosen, cache)
-    except PackError as exc:
-        raise LookupError(str(exc)) from exc
-    tree_file = path / TREE_FILE
-    # a mlperf-audit.toml that links out of the tree is not read (discovery reports the link, S002)
-    if tree_waivers and tree_file.is_file() and inside_tree(path, tree_file):
-        found, problems = read_waiver_file(tree_file, source=TREE_FILE, known_rules=known_rules, tree_path=TREE_FILE)
-        waivers.extend(found)
-        for problem in problems:
-            finding = engine_finding(pack, select, ignore, "S021", message=problem, scope=Scope(), path=TREE_FILE)
-            if finding is not None:
-                extra.append(finding)
-    if models is not None:  # the model audit of `--models` (imported only when asked for)
-        from checker.model_audit.mapping import audit_mapped_models
+        detection = detect_round(tree, evidence=evidence, cache_dir=cache)
+        notes: list[str] = []
+        extra: list[Finding] = []
+        if round_name is None:
+            if detection.round is None:
+                raise LookupError(
+                    f"cannot detect the round of {path}; pass --round (known rounds: {', '.join(rounds)})"
+                )
+            chosen, source = detection.round, "detected"
+            notes.extend(detection.reasons)
+        else:
+            chosen, source = round_name, "given"
+            if detection.round is not None and detection.round != round_name:
+                message = f"--round {round_name} given, but the tree looks like {detection.round} ({'; '.join(detection.reasons)})"
+                notes.append(message)
+                extra.append(Finding(rule="S020", severity=Severity.WARNING, message=message, scope=Scope(),
+                                     expected=detection.round, found=round_name))
+        try:
+            pack = load_pack_cached(chosen, cache)
+        except PackError as exc:
+            raise LookupError(str(exc)) from exc
+        tree_file = path / TREE_FILE
+        # a mlperf-audit.toml that links out of the tree is not read (discovery reports the link, S002)
+        if tree_waivers and tree_file.is_file() and inside_tree(path, tree_file):
+            found, problems = read_waiver_file(tree_file, source=TREE_FILE, known_rules=known_rules, tree_path=TREE_FILE)
+            waivers.extend(found)
+            for problem in problems:
+                finding = engine_finding(pack, select, ignore, "S021", message=problem, scope=Scope(), path=TREE_FILE)
+                if finding is not None:
+                    extra.append(finding)
+        if models is not None:  # the model audit of `--models` (imported only when asked for)
+            from checker.model_audit.mapping import audit_mapped_models
 
-        extra.extend(audit_mapped_models(models, tree, pack, select=select, ignore=ignore))
-    outcome = run_checks(tree, pack, select=select, ignore=ignore, extra_findings=extra, waivers=waivers,
-                         today=today, progress=progress, options={"annotations": dict(annotations or {})},
-                         jobs=jobs, cache_dir=cache, evidence=evidence)
-    return build_document(outcome, round_source=source, round_notes=notes, tree=path)
+            extra.extend(audit_mapped_models(models, tree, pack, select=select, ignore=ignore))
+        outcome = run_checks(tree, pack, select=select, ignore=ignore, extra_findings=extra, waivers=waivers,
+                             today=today, progress=progress, options={"annotations": dict(annotations or {})},
+                             jobs=jobs, cache_dir=cache, evidence=evidence, pool=pool)
+        return build_document(outcome, round_source=source, round_notes=notes, tree=path)
+    finally:
+        if pool is not None:
+            pool.close()

@@ -27,9 +27,7 @@ findings of the tree-level evidence, the waivers and the verdicts are always com
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -42,6 +40,7 @@ from checker.engine.context import Context
 from checker.engine.evidence import Evidence
 from checker.engine.facts import ResultFacts, SystemFacts, result_facts, system_facts
 from checker.engine.metric import Metric, headline_metric
+from checker.engine.pool import WorkerPool
 from checker.engine.registry import REGISTRY, RuleSpec, Violation, load_all_checks
 from checker.engine.rulepack import RulePack
 from checker.engine.waivers import Waiver, match
@@ -356,20 +355,9 @@ def check_partition(job: _Job, tree: Tree, donated: dict | None = None) -> Parti
     return partition
 
 
-_WORKER_JOB: _Job | None = None
-
-
-def _worker_init(job: _Job) -> None:
-    global _WORKER_JOB
-    _WORKER_JOB = job
-    from checker.runtime import tune_for_batch
-
-    tune_for_batch()  # a spawned worker does not inherit the CLI's collector settings (a forked one does)
-
-
-def _worker_run(tree: Tree) -> Partition:
-    assert _WORKER_JOB is not None
-    return check_partition(_WORKER_JOB, tree)
+def _partition_task(job: _Job, tree: Tree) -> Partition:
+    """A partition checked in a worker process (see :class:`checker.engine.pool.WorkerPool`)."""
+    return check_partition(job, tree)
 
 
 def default_jobs() -> int:
@@ -380,18 +368,20 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
-    """Fork where it is safe (no other threads: nothing to deadlock on), else spawn."""
-    methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
+def pool_for(tree: Tree, jobs: int) -> WorkerPool | None:
+    """Worker processes for checking ``tree`` with ``jobs``, started now (so that they get ready while
+    the caller detects the round), or None when the tree is checked in this process."""
+    workers = min(jobs, len(tree.submissions))
+    if workers <= 1 or len(tree.units) < POOL_MIN_RESULTS:
+        return None
+    return WorkerPool(workers)
 
 
 def _run_partitions(job: _Job, tree: Tree, jobs: int, donated: dict,
-                    on_done: Callable[[str], None]) -> tuple[list[Partition], int, int]:
+                    on_done: Callable[[str], None], pool: WorkerPool | None = None) -> tuple[list[Partition], int, int]:
     """Every submission's partition, in tree order; the number of worker processes used; the number
-    of partitions taken from the on-disk partition cache (``job.cache_dir``)."""
+    of partitions taken from the on-disk partition cache (``job.cache_dir``). ``pool``: workers
+    started earlier (see :func:`pool_for`); the caller closes it."""
     parts = [_partition_tree(tree, submission) for submission in tree.submissions]
     results: list[Partition | None] = [None] * len(parts)
     stamps: list[str | None] = [None] * len(parts)
@@ -408,7 +398,7 @@ def _run_partitions(job: _Job, tree: Tree, jobs: int, donated: dict,
                 results[index] = cached
                 on_done(part.submissions[0].rel)
     todo = [i for i in range(len(parts)) if results[i] is None]
-    workers = min(jobs, len(todo))
+    workers = min(pool.workers if pool is not None else jobs, len(todo))
     if workers <= 1 or sum(len(parts[i].submissions[0].units) for i in todo) < POOL_MIN_RESULTS:
         workers = 1
         for index in todo:
@@ -419,13 +409,15 @@ def _run_partitions(job: _Job, tree: Tree, jobs: int, donated: dict,
                 store.store(part.submissions[0], stamps[index], results[index])
             on_done(part.submissions[0].rel)
     else:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import as_completed
 
-        # largest first, so that no big submitter starts last and runs alone
-        order = sorted(todo, key=lambda i: -len(parts[i].submissions[0].units))
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context(), initializer=_worker_init,
-                                 initargs=(job,)) as pool:
-            futures = {pool.submit(_worker_run, parts[i]): i for i in order}
+        own = pool is None
+        workers_pool = WorkerPool(workers) if own else pool
+        assert workers_pool is not None
+        try:
+            # largest first, so that no big submitter starts last and runs alone
+            order = sorted(todo, key=lambda i: -len(parts[i].submissions[0].units))
+            futures = {workers_pool.submit(_partition_task, job, parts[i]): i for i in order}
             for future in as_completed(futures):
                 index = futures[future]
                 try:
@@ -435,6 +427,9 @@ def _run_partitions(job: _Job, tree: Tree, jobs: int, donated: dict,
                 if store is not None:
                     store.store(parts[index].submissions[0], stamps[index], results[index])
                 on_done(parts[index].submissions[0].rel)
+        finally:
+            if own:
+                workers_pool.close()
     hits = store.hits if store is not None else 0
     return [r for r in results if r is not None], workers, hits
 
@@ -460,6 +455,7 @@ def run_checks(
     jobs: int = 1,
     cache_dir: Path | None = None,
     evidence: Evidence | None = None,
+    pool: WorkerPool | None = None,
 ) -> RunOutcome:
     """Run the pack's rules over a discovered tree, apply the waivers and build the per-result report.
 
@@ -486,7 +482,7 @@ def run_checks(
         if progress is not None:
             progress(done[0], total, label, len(units))
 
-    partitions, workers, partition_hits = _run_partitions(job, tree, jobs, evidence.donated, on_done)
+    partitions, workers, partition_hits = _run_partitions(job, tree, jobs, evidence.donated, on_done, pool)
     # merged in tree order (partitions are the tree's submissions, in order), whatever ran where
     systems: dict[str, SystemFacts] = {}
     unit_facts: list[ResultFacts] = []
