@@ -69,8 +69,10 @@ class WorkerPool:
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._executor = ProcessPoolExecutor(max_workers=workers, mp_context=pool_context(), initializer=warm_up)
-        # the first submission launches every worker; they warm up while the caller goes on
-        self._executor.submit(_ready)
+        # launch every worker now (forked ones all start with the first task, spawned ones one per
+        # waiting task); they warm up while the caller goes on
+        for _ in range(workers):
+            self._executor.submit(_ready)
 
     def submit(self, function: Callable[[Any, Any], Any], job: Any, item: Any) -> Future:
         """``function(job, item)`` in a worker (``function`` must be importable by name)."""
