@@ -161,6 +161,7 @@ def test_missing_and_repeated_samples(v05_tree, labels, val_map):
     found = _a_findings(v05_tree, "v0.5", {"imagenet": val_map})
     [a008] = found["A008"]
     assert a008.severity == "error" and "10 of the 50000 samples" in a008.message and "qsl_idx 0, 1, 2" in a008.message
+    assert a008.found == "49990 distinct in range"
     [a009] = found["A009"]
     assert a009.severity == "warning" and "3 entries repeat" in a009.message and a009.line is not None
 
