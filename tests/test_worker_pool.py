@@ -6,6 +6,8 @@ import json
 import multiprocessing
 import os
 
+import pytest
+
 import checker.check as check_module
 from checker.check import run_check
 from checker.engine.pool import WorkerPool
@@ -17,9 +19,9 @@ def _comparable(document) -> str:
     return json.dumps(data, sort_keys=True)
 
 
-def test_workers_start_before_the_round_is_detected(corpus, corpus_report, monkeypatch):
-    """Two workers are running (and warming up) while the parent detects the round; the report is
-    the one of --jobs 1."""
+@pytest.fixture
+def workers_at_detection(monkeypatch) -> list[int]:
+    """How many worker processes were running each time a round was detected."""
     seen: list[int] = []
     real = check_module.detect_round
 
@@ -28,21 +30,21 @@ def test_workers_start_before_the_round_is_detected(corpus, corpus_report, monke
         return real(*args, **kwargs)
 
     monkeypatch.setattr(check_module, "detect_round", detecting)
+    return seen
+
+
+def test_workers_start_before_the_round_is_detected(corpus, corpus_report, workers_at_detection):
+    """Two workers are running (and warming up) while the parent detects the round; the report is
+    the one of --jobs 1."""
+    seen = workers_at_detection
     report = run_check(corpus("v0.7"), round_name="v0.7", jobs=2)
     assert seen == [2]
     assert _comparable(report) == _comparable(corpus_report("v0.7"))
     assert multiprocessing.active_children() == []  # the pool is closed with the run
 
 
-def test_small_tree_or_one_job_starts_no_worker(corpus, monkeypatch):
-    seen: list[int] = []
-    real = check_module.detect_round
-
-    def detecting(*args, **kwargs):
-        seen.append(len(multiprocessing.active_children()))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(check_module, "detect_round", detecting)
+def test_small_tree_or_one_job_starts_no_worker(corpus, workers_at_detection):
+    seen = workers_at_detection
     run_check(corpus("v0.7"), jobs=1, submitter="Dividiti")
     run_check(corpus("v0.7"), jobs=2, submitter="Mobilint")  # one submitter: nothing to spread
     assert seen == [0, 0]
