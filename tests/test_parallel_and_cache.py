@@ -324,13 +324,13 @@ def test_partition_cache_reads_settled_files_once(tmp_path, partition_stats, mon
 
     monkeypatch.setattr(partition_cache, "SETTLE_S", 0)
     read: list[Path] = []
-    real = cache_module.fingerprint
+    real = cache_module.read_file
 
-    def counting(path):
+    def counting(path, follow=True):
         read.append(Path(path))
-        return real(path)
+        return real(path, follow)
 
-    monkeypatch.setattr(cache_module, "fingerprint", counting)
+    monkeypatch.setattr(cache_module, "read_file", counting)  # every file read for a fingerprint
     tree = tmp_path / "tree"
     shutil.copytree(SAMPLE, tree)
     cache = tmp_path / "cache"

@@ -65,7 +65,15 @@ class Evidence:
             return None
         if not stat.S_ISREG(info.st_mode):
             return None
-        result = self.donated.pop(key, None) or self.read(path, kind, info.st_size)
+        result = self.donated.pop(key, None)
+        if result is not None and self.disk is not None:
+            stamp = self.disk.unchanged(path, kind, info)
+            if stamp is None:
+                result = None  # changed since round detection read it: read it again
+            else:
+                self.disk.adopt(self.root, self.rel(path), kind, stamp, result)
+        if result is None:
+            result = self.read(path, kind, info.st_size, info)
         with self._lock:
             self._cache.setdefault(key, ParsedFile(result=result, scope=scope))
         return result
@@ -77,17 +85,18 @@ class Evidence:
     def parsed_files(self) -> list[ParsedFile]:
         return list(self._cache.values())
 
-    def read(self, path: Path, kind: str, size: int | None = None) -> ParseResult:
+    def read(self, path: Path, kind: str, size: int | None = None, info: os.stat_result | None = None) -> ParseResult:
         """Parse an existing file without recording it (no scope, no S004/S005): from the disk
-        cache when its fingerprint still matches, else with the kind's parser."""
+        cache when its fingerprint still matches, else with the kind's parser. ``info``: the file's
+        stat just taken (the disk cache then uses a fingerprint read earlier in the run if the stat
+        is the same)."""
         if not inside_tree(self.root, path):
             return _not_followed(path, kind, self.rel(path))
         if self.disk is None:
             return self._parse_file(path, kind, size)
-        from checker.engine.cache import fingerprint
-
         rel = self.rel(path)
-        stamp = fingerprint(path)
+        stamp = self.disk.stamp(path, info)
+        self.disk.noted(path, kind, stamp)
         result = self.disk.load(self.root, rel, kind, stamp)
         if result is None:
             result = self._parse_file(path, kind, size)
@@ -101,7 +110,10 @@ class Evidence:
         return result
 
     def release(self) -> None:
-        """Forget every parsed file (the report's extras have been read)."""
+        """Forget every parsed file (the report's extras have been read); the disk cache writes what
+        was parsed."""
+        if self.disk is not None:
+            self.disk.flush()
         self._cache.clear()
         self.donated.clear()
         self.memo = ContentMemo()

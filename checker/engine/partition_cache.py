@@ -21,7 +21,7 @@ What a partition's result depends on, and so what its entry is keyed by:
   tree-scope rules read them today);
 * **the partition's files**: every entry below the submitter folder, by relative path, type and
   mode, and for a regular file the fingerprint of the parse cache (:func:`checker.engine.cache.fingerprint`:
-  size, ``st_mtime_ns``, BLAKE2b of the first and last 64 KB). A symlink adds its target and the
+  size, ``st_mtime_ns``, a digest of the first and last 64 KB). A symlink adds its target and the
   fingerprint of what it points at (a file elsewhere in the tree that changes changes the link's
   stamp); a partition holding a symlink to a folder, or a folder that cannot be listed, is never
   cached (checked on every run), since what it reads lies outside the walk. Other entries (FIFOs,
@@ -45,6 +45,13 @@ clean" problem), so a recently changed file is read again on every run until it 
 hard-linked copy then costs one read of every file (about 80 ms for the 3,900 files of the v1.0
 corpus round), and later runs only stat the tree.
 
+The stamp is taken before the partition is checked, so that it describes no later state of a file
+than the one the checks read (a file changed in between gets a stamp no later run matches). A file
+the memo does not know is read at once, without a stat first (one open and ``fstat``, never
+through a symlink: its stat and mode come from the opened file). For a partition that is checked,
+the fingerprints just read become the parse cache's keys for its files
+(:func:`checker.engine.cache.remember`), so a cold run reads each file's head and tail once.
+
 An entry is one file per (tree root, submitter folder, configuration):
 ``DIR/partitions/<xx>/<hash>.pkl`` holding the check-level stamp (tool, tree around, files) and the
 pickled partition; a changed submitter overwrites its entry, so the folder does not grow with edits.
@@ -60,6 +67,7 @@ import stat
 import sys
 import time
 from functools import lru_cache
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +77,7 @@ if TYPE_CHECKING:
     from checker.discover import Submission, Tree
     from checker.engine.runner import Partition, _Job
 
-FORMAT = 1
+FORMAT = 2
 #: a file changed less than this many seconds before it was read is not remembered (see above)
 SETTLE_S = 2
 
@@ -141,30 +149,46 @@ def tree_digest(tree: Tree) -> str:
 
 
 def files_digest(folder: Path, root: Path | None = None, memo: dict | None = None,
-                 fresh: dict | None = None) -> str | None:
+                 fresh: dict | None = None, read: list | None = None) -> str | None:
     """Stamp of every entry below ``folder`` (see the module docstring); None when it cannot be cached.
 
     A symlink that leaves ``root`` (the checked tree) is recorded by its target text only: it is
     never followed, neither here nor by the checks (discovery reports it). ``memo``: remembered
-    fingerprints by relative path (see :data:`SETTLE_S`); ``fresh`` receives those to remember now."""
+    fingerprints by relative path (see :data:`SETTLE_S`); ``fresh`` receives those to remember now;
+    ``read`` receives the path, stat identity and fingerprint of every regular file (the parse cache
+    may use them for the rest of the run, :func:`checker.engine.cache.remember`)."""
     from checker.discover import inside_tree
-    from checker.engine.cache import fingerprint
+    from checker.engine import cache
 
     memo = memo or {}
+    fresh = {} if fresh is None else fresh
+    read = [] if read is None else read
     settled = time.time_ns() - SETTLE_S * 1_000_000_000
+    read_file = cache.read_file
+    is_regular = stat.S_ISREG
+    by_name = attrgetter("name")
 
-    def remembered(path: str, rel: str, info: os.stat_result) -> tuple[int, int, str] | None:
-        key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-        known = memo.get(rel)
-        if known is not None and known[0] == key:
-            found = known[1]
-        else:
-            found = fingerprint(Path(path))
-            if found is None or max(info.st_mtime_ns, info.st_ctime_ns) >= settled:
-                return found
-        if fresh is not None:
+    def remembered(path: str, rel: str, info: os.stat_result | None,
+                   follow: bool = False) -> tuple[int, tuple[int, int, str] | None]:
+        """The mode and fingerprint of a regular file: from the memo when its stat (``info``) is
+        unchanged, else read (through a symlink only if ``follow``). ``info`` None: a file the memo
+        does not know, read at once, its stat taken from the opened file; mode 0 when unreadable."""
+        if info is not None:
+            key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+            known = memo.get(rel)
+            if known is not None and known[0] == key:
+                fresh[rel] = known
+                read.append((path, key, known[1]))
+                return info.st_mode, known[1]
+        seen = read_file(path, follow=follow)
+        if seen is None:
+            return (0 if info is None else info.st_mode), None
+        opened, found = seen
+        key = (opened.st_dev, opened.st_ino, opened.st_size, opened.st_mtime_ns, opened.st_ctime_ns)
+        read.append((path, key, found))
+        if key[3] < settled and key[4] < settled:
             fresh[rel] = (key, found)
-        return found
+        return opened.st_mode, found
 
     digest = hashlib.blake2b(digest_size=32)
     stack = [(folder, "")]
@@ -172,10 +196,10 @@ def files_digest(folder: Path, root: Path | None = None, memo: dict | None = Non
         current, rel = stack.pop()
         try:
             with os.scandir(current) as iterator:
-                entries = sorted(iterator, key=lambda e: e.name)
+                entries = sorted(iterator, key=by_name)
         except OSError:
             return None
-        digest.update(f"\0D{rel}\0{len(entries)}".encode("utf-8", "surrogateescape"))
+        records = [f"\0D{rel}\0{len(entries)}"]
         folders = []
         for entry in entries:
             name = entry.name
@@ -183,27 +207,34 @@ def files_digest(folder: Path, root: Path | None = None, memo: dict | None = Non
                 if entry.is_symlink():
                     target = os.readlink(entry.path)
                     if root is not None and not inside_tree(root, Path(entry.path)):
-                        digest.update(f"\0L{name}\0{target}\0outside".encode("utf-8", "surrogateescape"))
+                        records.append(f"\0L{name}\0{target}\0outside")
                         continue
                     try:
                         info = os.stat(entry.path)
                     except OSError:
-                        record = f"\0L{name}\0{target}\0broken"
-                    else:
-                        if stat.S_ISDIR(info.st_mode):
-                            return None  # a linked folder: its contents lie outside this walk
-                        seen = remembered(entry.path, f"{rel}/{name}", info) if stat.S_ISREG(info.st_mode) else None
-                        record = f"\0L{name}\0{target}\0{info.st_mode}\0{seen}"
+                        records.append(f"\0L{name}\0{target}\0broken")
+                        continue
+                    if stat.S_ISDIR(info.st_mode):
+                        return None  # a linked folder: its contents lie outside this walk
+                    seen = remembered(entry.path, f"{rel}/{name}", info, True)[1] if is_regular(info.st_mode) else None
+                    records.append(f"\0L{name}\0{target}\0{info.st_mode}\0{seen}")
                 elif entry.is_dir(follow_symlinks=False):
-                    record = f"\0d{name}"
+                    records.append(f"\0d{name}")
                     folders.append((entry.path, f"{rel}/{name}"))
                 else:
-                    info = entry.stat(follow_symlinks=False)
-                    seen = remembered(entry.path, f"{rel}/{name}", info) if stat.S_ISREG(info.st_mode) else None
-                    record = f"\0f{name}\0{info.st_mode}\0{seen}"
+                    path, child = entry.path, f"{rel}/{name}"
+                    mode, seen = 0, None
+                    if child not in memo and entry.is_file(follow_symlinks=False):
+                        mode, seen = remembered(path, child, None)  # one open and fstat, no lstat first
+                    if seen is None:  # known to the memo, not a regular file, or unreadable
+                        info = entry.stat(follow_symlinks=False)
+                        mode = info.st_mode
+                        if is_regular(mode):
+                            mode, seen = remembered(path, child, info)
+                    records.append(f"\0f{name}\0{mode}\0{seen}")
             except OSError:
                 return None
-            digest.update(record.encode("utf-8", "surrogateescape"))
+        digest.update("".join(records).encode("utf-8", "surrogateescape"))
         stack.extend(reversed(folders))
     return digest.hexdigest()
 
@@ -212,6 +243,10 @@ class PartitionCache:
     """The partition entries of one run (one configuration); counts hits, misses and writes."""
 
     def __init__(self, folder: Path, job: _Job, tree: Tree) -> None:
+        from checker.engine import cache
+
+        cache.wait_for_writes()  # an earlier run's group files (a library caller's) are complete
+        cache.forget()  # fingerprints read by an earlier run in this process are not this run's
         self.folder = Path(folder) / "partitions"
         self.hits = self.misses = self.writes = 0
         try:
@@ -220,6 +255,13 @@ class PartitionCache:
         except Exception:  # noqa: BLE001 - a configuration we cannot fingerprint is never cached
             self._config = None
         self._root = str(tree.root)
+        #: submitters not yet taken from the cache or stored (at 0 the run's reads are forgotten)
+        self._left = len(tree.submissions)
+        #: each submitter's files read by its stamp: (path, stat identity, fingerprint), handed to the
+        #: parse cache when the submitter is checked (:func:`checker.engine.cache.remember`)
+        self._read: dict[str, list] = {}
+        #: the files handed to the parse cache, forgotten when their submitter is done
+        self._remembered: dict[str, list[str]] = {}
 
     def _entry(self, submission: Submission) -> Path:
         key = hashlib.sha256(f"{self._config}\0{self._root}\0{submission.rel}".encode(
@@ -230,49 +272,75 @@ class PartitionCache:
         key = hashlib.sha256(f"{self._root}\0{submission.rel}".encode("utf-8", "surrogateescape")).hexdigest()
         return self.folder / key[:2] / f"{key[2:]}.files"
 
+    def _done(self, submission: Submission) -> None:
+        from checker.engine import cache
+
+        self._read.pop(submission.rel, None)
+        cache.forget(self._remembered.pop(submission.rel, []))
+        self._left -= 1
+        if self._left <= 0:
+            cache.run_done()
+
     def stamp(self, submission: Submission) -> str | None:
         """The stamp a cached result of ``submission`` must carry; None: not cacheable."""
         if self._config is None:
             return None
-        from checker.engine.cache import read_entry, write_entry
+        from checker.engine import cache
 
         entry = self._files_entry(submission)
         try:
-            stored_format, memo = read_entry(entry)
+            stored_format, memo = cache.read_entry(entry)
             if stored_format != FORMAT or not isinstance(memo, dict):
                 memo = {}
         except Exception:  # noqa: BLE001 - no remembered fingerprints: every file is read
             memo = {}
         fresh: dict = {}
+        read: list = []
         try:
-            files = files_digest(submission.path, Path(self._root), memo, fresh)
+            files = files_digest(submission.path, Path(self._root), memo, fresh, read)
         except Exception:  # noqa: BLE001
             return None
+        finally:
+            self._read[submission.rel] = read
         if files is not None and fresh != memo:
-            write_entry(entry, (FORMAT, fresh))
+            cache.write_entry(entry, (FORMAT, fresh))
         return None if files is None else f"{self._context}|{files}"
+
+    def _miss(self, submission: Submission) -> None:
+        """The submitter will be checked: its files' fingerprints serve as its parse cache keys."""
+        from checker.engine import cache
+
+        self.misses += 1
+        read = self._read.pop(submission.rel, [])
+        for path, ident, found in read:
+            cache.remember(path, ident, found)
+        self._remembered[submission.rel] = [path for path, _, _ in read]
 
     def load(self, submission: Submission, stamp: str | None) -> Partition | None:
         if stamp is None:
-            self.misses += 1
+            self._miss(submission)
             return None
         from checker.engine.cache import read_entry
 
         try:
             stored_format, stored_stamp, partition = read_entry(self._entry(submission))
             if stored_format != FORMAT or stored_stamp != stamp:
-                self.misses += 1
+                self._miss(submission)
                 return None
         except Exception:  # noqa: BLE001 - a missing, truncated or foreign entry is a miss
-            self.misses += 1
+            self._miss(submission)
             return None
         self.hits += 1
+        self._done(submission)
         return partition
 
     def store(self, submission: Submission, stamp: str | None, partition: Partition) -> None:
-        if stamp is None:
-            return
-        from checker.engine.cache import write_entry
+        try:
+            if stamp is None:
+                return
+            from checker.engine.cache import write_entry
 
-        if write_entry(self._entry(submission), (FORMAT, stamp, partition)):
-            self.writes += 1
+            if write_entry(self._entry(submission), (FORMAT, stamp, partition)):
+                self.writes += 1
+        finally:
+            self._done(submission)
