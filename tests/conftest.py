@@ -39,3 +39,24 @@ def corpus_report(corpus):
         return reports[round_name]
 
     return get
+
+
+@pytest.fixture
+def parser_calls(monkeypatch):
+    """Every parser call made in this process, as (tree-relative path, kind)."""
+    import checker.engine.evidence as evidence_module
+
+    calls: list[tuple[str, str]] = []
+    real = evidence_module.parser_for
+
+    def counting(kind):
+        parse = real(kind)
+
+        def wrapped(path, root=None):
+            calls.append((Path(path).relative_to(root).as_posix(), kind))
+            return parse(path, root=root)
+
+        return wrapped
+
+    monkeypatch.setattr(evidence_module, "parser_for", counting)
+    return calls

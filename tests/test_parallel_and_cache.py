@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import checker.engine.evidence as evidence_module
 from checker.check import run_check
 from checker.cli import main
 from checker.engine import runner
@@ -30,25 +29,6 @@ def test_jobs_2_gives_the_report_of_jobs_1(corpus, corpus_report, round_name):
     assert len(list(tree.glob("*/*/results/*/*/*"))) >= runner.POOL_MIN_RESULTS  # the pool really runs
     parallel = run_check(tree, round_name=round_name, jobs=2)
     assert _comparable(parallel) == _comparable(corpus_report(round_name))
-
-
-@pytest.fixture
-def parser_calls(monkeypatch):
-    """Every parser call made in this process, as (tree-relative path, kind)."""
-    calls: list[tuple[str, str]] = []
-    real = evidence_module.parser_for
-
-    def counting(kind):
-        parse = real(kind)
-
-        def wrapped(path, root=None):
-            calls.append((Path(path).relative_to(root).as_posix(), kind))
-            return parse(path, root=root)
-
-        return wrapped
-
-    monkeypatch.setattr(evidence_module, "parser_for", counting)
-    return calls
 
 
 def test_cache_warm_run_reparses_only_the_changed_file(tmp_path, parser_calls):

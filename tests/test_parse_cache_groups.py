@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import checker.engine.evidence as evidence_module
 from checker.check import run_check
 from checker.engine import cache as cache_module
 from checker.parse.base import ParseProblem, ParseResult
@@ -25,25 +24,6 @@ SAMPLE = data_dir("reference_runs") / "sample_submission"
 
 def _json(document) -> str:
     return render(document.model_copy(update={"timings": {}}), "json")
-
-
-@pytest.fixture
-def parser_calls(monkeypatch):
-    """Every parser call made in this process, as (tree-relative path, kind)."""
-    calls: list[tuple[str, str]] = []
-    real = evidence_module.parser_for
-
-    def counting(kind):
-        parse = real(kind)
-
-        def wrapped(path, root=None):
-            calls.append((Path(path).relative_to(root).as_posix(), kind))
-            return parse(path, root=root)
-
-        return wrapped
-
-    monkeypatch.setattr(evidence_module, "parser_for", counting)
-    return calls
 
 
 @pytest.fixture
