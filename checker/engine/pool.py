@@ -32,7 +32,6 @@ def warm_up() -> None:
     from checker.runtime import tune_for_batch
 
     tune_for_batch()  # a spawned worker does not inherit the CLI's collector settings (a forked one does)
-    steps: list[Callable[[], Any]] = []
 
     def parsers() -> None:
         from checker.parse.kinds import PARSERS, parser_for
@@ -53,8 +52,7 @@ def warm_up() -> None:
     def numpy() -> None:
         import numpy  # noqa: F401 - the accuracy logs' parser and checks use it
 
-    steps += [numpy, parsers, checks, table]
-    for step in steps:
+    for step in (numpy, parsers, checks, table):
         with contextlib.suppress(Exception):  # warming up is an optimisation only
             step()
 
