@@ -200,45 +200,15 @@ def _short_payloads(rows: np.ndarray) -> np.ndarray | None:
     packed[:, :size] = (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]
     distinct, inverse = np.unique(packed.view("<u8").ravel(), return_inverse=True)
     payloads = distinct.astype("<u8").tobytes()
-    table = b"".join(_short_digest(payloads[i : i + size]) for i in range(0, len(payloads), 8))
+    table = b"".join(payload_digest(payloads[i : i + size]) for i in range(0, len(payloads), 8))
     return np.frombuffer(table, dtype=np.uint8).reshape(-1, DIGEST_SIZE)[inverse.ravel()]
 
 
-#: fingerprints of short payloads seen in this process: the same thousand class ids recur in every
-#: classification log (bounded: started over when full)
-_SHORT_DIGESTS: dict[bytes, bytes] = {}
-
-
-def _short_digest(payload: bytes) -> bytes:
-    digest = _SHORT_DIGESTS.get(payload)
-    if digest is None:
-        if len(_SHORT_DIGESTS) >= 1 << 16:
-            _SHORT_DIGESTS.clear()
-        digest = _SHORT_DIGESTS[payload] = payload_digest(payload)
-    return digest
-
-
 def _distinct_rows(rows: np.ndarray) -> tuple[list[bytes], np.ndarray]:
-    """The distinct rows of a (k, width) uint8 array as bytes, and each row's index among them.
-
-    Short rows (up to 32 bytes, the usual payload text) are sorted as up to four 64-bit words, which
-    numpy does an order of magnitude faster than sorting opaque byte strings."""
-    count, width = rows.shape
-    words = -(-width // 8)
-    if words > 4:
-        distinct, inverse = np.unique(rows.view(f"V{width}").ravel(), return_inverse=True)
-        return [text.tobytes() for text in distinct], inverse.ravel()
-    padded = np.zeros((count, words * 8), dtype=np.uint8)
-    padded[:, :width] = rows
-    keys = padded.view("<u8")
-    order = np.lexsort(keys.T[::-1])
-    ordered = keys[order]
-    starts_group = np.empty(count, dtype=bool)
-    starts_group[0] = True
-    starts_group[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
-    inverse = np.empty(count, dtype=np.intp)
-    inverse[order] = np.cumsum(starts_group) - 1
-    return [row.tobytes() for row in rows[order[starts_group]]], inverse
+    """The distinct rows of a (k, width) uint8 array as bytes, and each row's index among them."""
+    width = rows.shape[1]
+    distinct, inverse = np.unique(rows.view(f"V{width}").ravel(), return_inverse=True)
+    return [text.tobytes() for text in distinct], inverse.ravel()
 
 
 class PayloadUnavailableError(OSError):
