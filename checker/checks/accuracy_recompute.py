@@ -17,7 +17,6 @@ Entries are counted as the official accuracy scripts count them: the first entry
 
 from __future__ import annotations
 
-import hashlib
 import math
 import weakref
 from collections.abc import Iterator
@@ -38,6 +37,7 @@ from checker.metrics.base import (
     printed_tolerance,
     significant_tolerance,
 )
+from checker.parse.base import file_sha256
 
 ACCURACY_SECTION = "Inference rules: quality targets; 'the accuracy test must be run with one copy of the " \
     "MLPerf specified validation dataset'; results reported to five significant figures"
@@ -125,17 +125,6 @@ def _loaded(plugin: Any, plugin_name: str, path: Path, digest: str | None) -> An
     return loaded
 
 
-def _sha256(path: Path) -> str | None:
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-    except OSError:
-        return None
-    return digest.hexdigest()
-
-
 @dataclass
 class Annotations:
     path: Path
@@ -179,7 +168,7 @@ def _annotation_file(ctx: Context, spec: Any) -> tuple[Annotations | None, str |
         cache = _state(ctx).setdefault("annotations", {})
         key = (spec.plugin, str(path))
         if key not in cache:
-            digest = _sha256(path)
+            digest = file_sha256(path)
             official = None if not spec.known_sha256 else digest in spec.known_sha256
             if not from_user and official is False:
                 cache[key] = (None, f"{shown} is not the official {spec.dataset} file (sha256 {digest})")

@@ -10,7 +10,6 @@ there is nothing to audit against.
 
 from __future__ import annotations
 
-import hashlib
 import time
 import traceback
 from collections import Counter
@@ -36,6 +35,7 @@ from checker.model_audit.report import (
     TensorRow,
 )
 from checker.model_audit.tensors import Affine, Dequantized, QuantInfo
+from checker.parse.base import file_sha256
 from checker.report.document import finding_out
 
 #: progress(done_elements, total_elements, tensor_name)
@@ -72,19 +72,8 @@ def _severity_for(pack, rule_id: str, special: Severity | None = None) -> Severi
     return severity
 
 
-def _sha256(path: Path) -> str | None:
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    except OSError:
-        return None
-    return digest.hexdigest()
-
-
 def _model_out(label: str, model: LoadedModel, info: GraphInfo | None) -> ModelOut:
-    out = ModelOut(path=label, sha256=_sha256(model.path), bytes=model.file_bytes, readable=model.proto is not None)
+    out = ModelOut(path=label, sha256=file_sha256(model.path), bytes=model.file_bytes, readable=model.proto is not None)
     proto = model.proto
     if proto is not None:
         out.ir_version = int(proto.ir_version)

@@ -7,6 +7,7 @@ the file and line, so that the engine can turn each problem into a finding that 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from collections.abc import Iterable, Iterator
@@ -324,6 +325,19 @@ def _encoding_problem(sink: ProblemSink, line: int, byte: int, column: int) -> N
     """The one problem a file with bytes that are not UTF-8 gets, wherever it was read."""
     sink.add("encoding", "bytes that are not valid UTF-8 (replaced while reading)", line=line,
              expected="UTF-8 text", found=f"byte 0x{byte:02x} at column {column}")
+
+
+def file_sha256(path: Path) -> str | None:
+    """SHA-256 (hex) of a whole file, read in 1 MB steps; None when it cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            step = min(_size(handle) + 1, 1 << 20)  # read(n) allocates n bytes first
+            while chunk := handle.read(step):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def file_size(path: Path) -> int | None:

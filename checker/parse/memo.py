@@ -21,14 +21,13 @@ by what that cache keeps anyway.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from checker.parse.base import ParseResult, display_path
+from checker.parse.base import ParseResult, display_path, file_sha256
 
 #: Files of one (kind, name, size) remembered for comparison; more is never seen in real trees.
 MAX_TWINS = 16
@@ -41,7 +40,7 @@ class _Parsed:
     path: Path
     result: ParseResult
     tail: bytes | None = None  # the last TAIL_BYTES, read on first need
-    digest: bytes | None = None  # SHA-256 of the content, computed on first need
+    digest: str | None = None  # SHA-256 (hex) of the content, computed on first need
 
 
 class ContentMemo:
@@ -66,7 +65,7 @@ class ContentMemo:
             size = info.st_size
         key = (kind, path.name, size)
         twins = self._seen.get(key)
-        digest: bytes | None = None
+        digest: str | None = None
         tail: bytes | None = None
         if twins:
             tail = _tail(path, size)
@@ -78,8 +77,8 @@ class ContentMemo:
                 if twin.tail != tail:
                     continue
                 if size > TAIL_BYTES:
-                    digest = digest or _digest(path)
-                    twin.digest = twin.digest or _known_digest(twin.result) or _digest(twin.path)
+                    digest = digest or file_sha256(path)
+                    twin.digest = twin.digest or _known_digest(twin.result) or file_sha256(twin.path)
                     if digest is None or twin.digest != digest:
                         continue
                 self.reused += 1
@@ -112,29 +111,14 @@ def _tail(path: Path, size: int) -> bytes | None:
         os.close(fd)
 
 
-def _digest(path: Path) -> bytes | None:
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            while chunk := handle.read(min(size + 1, 1 << 20)):  # read(n) allocates n bytes first
-                digest.update(chunk)
-    except OSError:
-        return None
-    return digest.digest()
-
-
-def _known_digest(result: ParseResult) -> bytes | None:
+def _known_digest(result: ParseResult) -> str | None:
     """The SHA-256 a parser computed anyway (the accuracy log's), so that the file is not read again."""
     model = result.model
     if "sha256" not in getattr(type(model), "model_fields", ()):
         return None
     value = model.sha256
     if isinstance(value, str) and len(value) == 64 and not any(p.code == "unreadable" for p in result.problems):
-        try:
-            return bytes.fromhex(value)
-        except ValueError:
-            return None
+        return value.lower()
     return None
 
 
