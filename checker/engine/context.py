@@ -7,7 +7,6 @@ compliance runs of a result live), so checks ask it instead of building paths th
 from __future__ import annotations
 
 import re
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,10 +19,6 @@ from checker.findings import Scope
 
 _RUN = re.compile(r"^run_?(\d+)$")
 _T = TypeVar("_T")
-
-#: What checks worked out once per partition and share (keyed by the partition's Evidence, so an
-#: entry lives exactly as long as that partition's parse cache).
-_SHARED: weakref.WeakKeyDictionary[Evidence, dict[tuple[Any, ...], Any]] = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -59,9 +54,7 @@ class Context:
         the compliance runs' settings); deriving them once per rule repeated the file-system walks
         and the sorting of every SHA-1 table. ``key`` must name everything the value depends on
         (the result's folder, the options), and the value is shared: never mutate it."""
-        store = _SHARED.get(self.evidence)
-        if store is None:
-            store = _SHARED[self.evidence] = {}
+        store = self.evidence.derived  # lives exactly as long as the partition's parsed files
         if key not in store:
             store[key] = compute()
         return store[key]

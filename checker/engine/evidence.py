@@ -46,6 +46,8 @@ class Evidence:
         self.parser_calls = 0
         #: byte-identical files (results copied into compliance/, one mlperf.conf everywhere) parse once
         self.memo = ContentMemo()
+        #: what checks derived from the parsed files and share (see Context.memo); dropped with them
+        self.derived: dict[tuple[Any, ...], Any] = {}
 
     def rel(self, path: Path) -> str:
         try:
@@ -117,6 +119,7 @@ class Evidence:
         self._cache.clear()
         self.donated.clear()
         self.memo = ContentMemo()
+        self.derived.clear()
 
 
 def _not_followed(path: Path, kind: str, shown: str) -> ParseResult:

@@ -368,13 +368,17 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _pool_size(jobs: int, partitions: int, results: int) -> int:
+    """Worker processes worth starting for ``partitions`` holding ``results``; 1: check them here."""
+    workers = min(jobs, partitions)
+    return workers if workers > 1 and results >= POOL_MIN_RESULTS else 1
+
+
 def pool_for(tree: Tree, jobs: int) -> WorkerPool | None:
     """Worker processes for checking ``tree`` with ``jobs``, started now (so that they get ready while
     the caller detects the round), or None when the tree is checked in this process."""
-    workers = min(jobs, len(tree.submissions))
-    if workers <= 1 or len(tree.units) < POOL_MIN_RESULTS:
-        return None
-    return WorkerPool(workers)
+    workers = _pool_size(jobs, len(tree.submissions), len(tree.units))
+    return WorkerPool(workers) if workers > 1 else None
 
 
 def _run_partitions(job: _Job, tree: Tree, jobs: int, donated: dict,
@@ -398,9 +402,9 @@ def _run_partitions(job: _Job, tree: Tree, jobs: int, donated: dict,
                 results[index] = cached
                 on_done(part.submissions[0].rel)
     todo = [i for i in range(len(parts)) if results[i] is None]
-    workers = min(pool.workers if pool is not None else jobs, len(todo))
-    if workers <= 1 or sum(len(parts[i].submissions[0].units) for i in todo) < POOL_MIN_RESULTS:
-        workers = 1
+    workers = _pool_size(pool.workers if pool is not None else jobs, len(todo),
+                         sum(len(parts[i].submissions[0].units) for i in todo))
+    if workers == 1:
         for index in todo:
             part = parts[index]
             mine = {key: donated.pop(key) for key in list(donated) if _under(key[0], part.submissions[0].path)}
