@@ -31,10 +31,10 @@ from typing import Any
 from checker.checks import compliance_recompute as recompute
 from checker.engine.compliance_facts import required_tests, test_dir
 from checker.engine.context import Context
-from checker.engine.log_values import as_bool
 from checker.engine.metric import runs_as
 from checker.engine.registry import Violation, rule
 from checker.findings import Severity
+from checker.parse.loadgen_detail import as_bool
 
 SECTION = ("Inference rules: compliance tests; compliance/TEST04, TEST06 and TEST09 READMEs and "
            "audit.config files (official-checker.md §8.3)")

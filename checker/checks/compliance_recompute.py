@@ -51,11 +51,11 @@ from typing import Any
 
 from checker.engine.compliance_facts import required_tests, test01_fallback
 from checker.engine.context import Context
-from checker.engine.log_values import as_bool, as_number
 from checker.engine.metric import log_scenario
 from checker.engine.registry import Violation, rule
 from checker.engine.rulepack import AuditSettings, MetricSource, PerformanceTolerance
 from checker.findings import SEVERITY_ORDER, Severity
+from checker.parse.loadgen_detail import as_bool, as_number
 
 SECTION = ("Inference rules: compliance (audit) tests; the round's compliance/audit README and its "
            "audit.config files (TEST01, TEST03, TEST04-A/B, TEST05)")

@@ -27,10 +27,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from checker.engine.context import Context
-from checker.engine.log_values import as_bool, as_number
 from checker.engine.metric import log_scenario, runs_as
 from checker.engine.registry import Violation, rule
 from checker.findings import Severity
+from checker.parse.loadgen_detail import as_bool, as_number
 
 SECTION = "Inference rules: early stopping (appendix) and the scenarios' latency and query requirements"
 

@@ -20,8 +20,8 @@ from typing import Any
 
 from checker.engine.compliance_facts import required_tests
 from checker.engine.context import Context
-from checker.engine.log_values import as_bool, as_number
 from checker.engine.registry import Violation, rule
+from checker.parse.loadgen_detail import as_bool, as_number
 
 SECTION = "Submission rules: the endpoints harness (config.yaml, result_summary.json, accuracy_results.json, audit)"
 

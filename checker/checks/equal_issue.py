@@ -19,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from checker.engine.context import Context
-from checker.engine.log_values import as_bool
 from checker.engine.registry import Violation, rule
 from checker.findings import Severity
+from checker.parse.loadgen_detail import as_bool
 
 KEY = "effective_sample_concatenate_permutation"
 

@@ -21,10 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from checker.engine.context import Context
-from checker.engine.log_values import as_bool
 from checker.engine.metric import log_scenario
 from checker.engine.registry import Violation, rule
 from checker.parse.base import Sourced
+from checker.parse.loadgen_detail import as_bool
 
 SECTION = "Inference rules: LLM benchmarks, TTFT and TPOT latency constraints per scenario"
 

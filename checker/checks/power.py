@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from checker.engine.context import Context
-from checker.engine.log_values import as_number
 from checker.engine.metric import log_scenario
 from checker.engine.registry import Violation, rule
 from checker.findings import Severity
+from checker.parse.loadgen_detail import as_number
 from checker.parse.power import to_seconds
 
 SECTION = "Power measurement rules (MLPerf Power): PTDaemon logs, ranging and testing runs, energy metric"
