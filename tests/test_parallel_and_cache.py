@@ -97,7 +97,8 @@ def test_cli_jobs_and_cache(tmp_path):
         data.pop("timings")
         outputs.append(data)
     assert outputs[0] == outputs[1]
-    assert any(cache.rglob("*.pkl"))
+    assert any(cache.rglob("*.grp"))  # the parse cache's group files, not only the partition entries
+    assert any((cache / "partitions").rglob("*.pkl"))
 
 
 # -- the partition cache: a warm run takes unchanged submitters' results from the cache ----------

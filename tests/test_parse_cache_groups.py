@@ -261,3 +261,16 @@ def test_large_groups_written_beside_the_checks_are_complete_when_the_run_return
     parser_calls.clear()
     assert _json(run_check(tree, jobs=1, cache=cache, select=("P",))) == expected
     assert parser_calls == []
+
+
+def test_a_group_that_cannot_be_opened_is_a_miss_not_a_crash(tree, tmp_path, monkeypatch):
+    """Reading a group file fails with something other than OSError (out of memory, a bug): the run
+    finishes with the report of an uncached run and writes no group."""
+    def failing(self, root, group):
+        raise MemoryError("simulated")
+
+    monkeypatch.setattr(cache_module.ParseCache, "_group", failing)  # at lookup and at write time
+    cache = tmp_path / "cache"
+    report = run_check(tree, jobs=1, cache=cache)
+    assert _json(report) == _json(run_check(tree, jobs=1))
+    assert not any(cache.rglob("*.grp"))

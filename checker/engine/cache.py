@@ -74,6 +74,7 @@ from typing import Any
 
 from checker import __version__
 from checker.parse.base import ParseResult
+from checker.parse.memo import moved
 
 EDGE = 64 * 1024
 FORMAT = 2
@@ -94,8 +95,9 @@ Identity = tuple[int, int, int, int, int]
 def cache_tag() -> str:
     """Version tag of everything a cached parse result depends on: tool, Python, parser code."""
     digest = hashlib.sha256(f"{__version__}|{sys.version_info[:2]}|{FORMAT}".encode())
-    parse_dir = Path(__file__).resolve().parent.parent / "parse"
-    for source in sorted(parse_dir.glob("*.py")):
+    here = Path(__file__).resolve()
+    # the parsers make the results, this module lays them out on disk
+    for source in [*sorted((here.parent.parent / "parse").glob("*.py")), here]:
         digest.update(source.name.encode())
         digest.update(source.read_bytes())
     return digest.hexdigest()[:16]
@@ -274,15 +276,17 @@ class _Group:
                 if count <= 0:
                     break
                 got += count
-        except OSError:
+        except (OSError, MemoryError):
             return
         finally:
             os.close(fd)
         try:
             magic, length = _HEADER.unpack_from(buffer, 0)
             start = _HEADER.size + length
+            if magic != _MAGIC or got != info.st_size or start > got:
+                return
             stored_root, stored_group, index = pickle.loads(view[_HEADER.size:start])
-            if magic != _MAGIC or got != info.st_size or stored_root != root or stored_group != group:
+            if stored_root != root or stored_group != group:
                 return
             data = view[_padded(start):]
             end = max((off + size for entry in index.values() if isinstance(entry[2], list)
@@ -301,7 +305,7 @@ class _Group:
             return known
         _, args, ranges = self.index[key]
         if isinstance(ranges, tuple):  # ("twin", key of the same content, this file's path)
-            result = _as_twin(self.result(ranges[1]), ranges[2])
+            result = moved(self.result(ranges[1]), ranges[2])
         else:
             chunks = [self.data[off:off + size] for off, size in ranges]
             fields = pickle.loads(chunks[0], buffers=chunks[1:])
@@ -315,13 +319,6 @@ class _Group:
         if isinstance(ranges, tuple):
             return stamp, args, ranges
         return stamp, args, [self.data[off:off + size] for off, size in ranges]
-
-
-def _as_twin(result: ParseResult, path: str) -> ParseResult:
-    """The result of a byte-identical file at ``path`` (what :class:`checker.parse.memo.ContentMemo`
-    hands out for a copy: the same model, the path in the result and in every problem)."""
-    problems = [problem.model_copy(update={"path": path}) for problem in result.problems]
-    return result.model_copy(update={"path": path, "problems": problems})
 
 
 def _padded(offset: int) -> int:
@@ -482,8 +479,7 @@ class ParseCache:
             path = group.entry(rel, kind)
             if path.name not in group.entries:
                 raise FileNotFoundError
-            with open(path, "rb") as handle:
-                stored_stamp, args, fields = pickle.load(handle)
+            stored_stamp, args, fields = read_entry(path)
             if stored_stamp != stamp:
                 self.misses += 1
                 return None
@@ -514,6 +510,9 @@ class ParseCache:
                 continue
             try:
                 group = self._group(root, name)
+            except Exception:  # noqa: BLE001 - any cache error is a miss: nothing written
+                continue
+            try:
                 if group.seen is None:  # none was there: create it, unless another writer just did
                     write = not group.path.exists()
                 elif not group.readable:  # an unusable one: replace it
@@ -541,7 +540,7 @@ class ParseCache:
         for key, (stamp, result) in entries.items():
             model = result.model
             first = firsts.get((result.kind, id(model))) if model is not None else None
-            if first is not None and type(first[1]) is type(result) and _as_twin(first[1], result.path) == result:
+            if first is not None and type(first[1]) is type(result) and moved(first[1], result.path) == result:
                 encoded[key] = (stamp, _type_args(result), ("twin", first[0], result.path))
                 continue
             if model is not None:

@@ -164,7 +164,7 @@ def files_digest(folder: Path, root: Path | None = None, memo: dict | None = Non
     fresh = {} if fresh is None else fresh
     read = [] if read is None else read
     settled = time.time_ns() - SETTLE_S * 1_000_000_000
-    read_file = cache.read_file
+    read_file, identity = cache.read_file, cache.identity
     is_regular = stat.S_ISREG
     by_name = attrgetter("name")
 
@@ -174,7 +174,7 @@ def files_digest(folder: Path, root: Path | None = None, memo: dict | None = Non
         unchanged, else read (through a symlink only if ``follow``). ``info`` None: a file the memo
         does not know, read at once, its stat taken from the opened file; mode 0 when unreadable."""
         if info is not None:
-            key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+            key = identity(info)
             known = memo.get(rel)
             if known is not None and known[0] == key:
                 fresh[rel] = known
@@ -184,7 +184,7 @@ def files_digest(folder: Path, root: Path | None = None, memo: dict | None = Non
         if seen is None:
             return (0 if info is None else info.st_mode), None
         opened, found = seen
-        key = (opened.st_dev, opened.st_ino, opened.st_size, opened.st_mtime_ns, opened.st_ctime_ns)
+        key = identity(opened)
         read.append((path, key, found))
         if key[3] < settled and key[4] < settled:
             fresh[rel] = (key, found)
@@ -255,8 +255,6 @@ class PartitionCache:
         except Exception:  # noqa: BLE001 - a configuration we cannot fingerprint is never cached
             self._config = None
         self._root = str(tree.root)
-        #: submitters not yet taken from the cache or stored (at 0 the run's reads are forgotten)
-        self._left = len(tree.submissions)
         #: each submitter's files read by its stamp: (path, stat identity, fingerprint), handed to the
         #: parse cache when the submitter is checked (:func:`checker.engine.cache.remember`)
         self._read: dict[str, list] = {}
@@ -277,9 +275,6 @@ class PartitionCache:
 
         self._read.pop(submission.rel, None)
         cache.forget(self._remembered.pop(submission.rel, []))
-        self._left -= 1
-        if self._left <= 0:
-            cache.run_done()
 
     def stamp(self, submission: Submission) -> str | None:
         """The stamp a cached result of ``submission`` must carry; None: not cacheable."""

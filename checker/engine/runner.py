@@ -549,6 +549,10 @@ def run_checks(
              "parser_calls": evidence.parser_calls + sum(p.parser_calls for p in partitions),
              "cache_hits": sum(p.cache_hits for p in partitions), "partition_cache_hits": partition_hits}
     evidence.release()
+    if cache_dir is not None:  # the last group files (the tree-level ones too) are on disk when check returns
+        from checker.engine.cache import run_done
+
+        run_done()
     return RunOutcome(pack=pack, tree=tree, findings=findings, results=results, timings=timings,
                       rules_run=[s.id for s in specs], rules_deselected=deselected, evidence=evidence,
                       systems=systems, waivers=list(waivers), stats=stats)

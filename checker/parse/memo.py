@@ -82,7 +82,7 @@ class ContentMemo:
                     if digest is None or twin.digest != digest:
                         continue
                 self.reused += 1
-                return _moved(twin.result, display_path(path, root))
+                return moved(twin.result, display_path(path, root))
         result = parser(path, root=root)
         if twins is None:
             twins = self._seen.setdefault(key, [])
@@ -122,7 +122,7 @@ def _known_digest(result: ParseResult) -> str | None:
     return None
 
 
-def _moved(result: ParseResult, shown: str) -> ParseResult:
+def moved(result: ParseResult, shown: str) -> ParseResult:
     """The same parse, told about another path (the model itself holds no path)."""
     problems = [problem.model_copy(update={"path": shown}) for problem in result.problems]
     return result.model_copy(update={"path": shown, "problems": problems})
