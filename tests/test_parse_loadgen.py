@@ -236,3 +236,30 @@ def test_whole_file_and_streaming_paths_agree_on_odd_2019_text(tmp_path, monkeyp
     assert ("syntax", 20) in codes  # the sample set without brackets
     assert ("unknown_value", 17) in codes  # Hyper Stream
     assert any(p.code == "repeated_key" and "effective_scenario" in p.message for p in fast.problems)
+
+
+def test_a_sha1_table_with_a_bad_row_is_tried_in_bulk_once(tmp_path, monkeypatch):
+    """A 2019 SHA-1 table the bulk reader turns down (a bad row near its end) is read line by line
+    from there, not offered to the bulk reader again at every line (which made a table of a few
+    thousand rows take seconds); the rows before and after the bad one are all kept."""
+    from checker.parse import loadgen_detail
+
+    calls: list[int] = []
+    real = loadgen_detail._TextReader._sha1_table
+
+    def counting(self, rows, start, count):
+        calls.append(start)
+        return real(self, rows, start, count)
+
+    monkeypatch.setattr(loadgen_detail._TextReader, "_sha1_table", counting)
+    prefix = '"pid": 1, "tid": 1, "ts": 1ns : '
+    rows = [f"{i:040x} /file{i}.cc" for i in range(2000)]
+    rows[1990] = "not a sha1 row"
+    path = tmp_path / "mlperf_log_detail.txt"
+    path.write_text(f"{prefix}version : .5a1 @ abc\n{prefix}SHA1 of files :\n" + "\n".join(rows)
+                    + f"\n{prefix}Date + time of test: 2019-10-08T23:34:47Z\n")
+    result = parse_detail(path)
+    assert len(calls) == 1
+    assert len(result.model.file_sha1) == 1999
+    [problem] = [p for p in result.problems if p.code == "syntax"]
+    assert problem.line == 1993 and problem.found == "not a sha1 row"

@@ -572,6 +572,7 @@ class _TextReader(_Reader):
         self.block: str | None = None  # 'effective' | 'requested' | None
         self.open_multiline: tuple[str, int, list[str]] | None = None
         self.multiline_chars = 0  # text collected for the open multi-line record
+        self.sha1_declined: int | None = None  # line of a SHA-1 table the bulk reader turned down
         self.known = _KNOWN_RECORDS
 
     def feed_text(self, text: str, start: int, sink: ProblemSink) -> int:
@@ -605,8 +606,12 @@ class _TextReader(_Reader):
             else:
                 self._continuation(index + 1, other.rstrip("\r"), sink)
             index += 1
-            if self.open_multiline is not None and self.open_multiline[0] == "sha1":
-                index = self._sha1_table(rows, index, count)
+            table = self.open_multiline
+            if table is not None and table[0] == "sha1" and table[1] != self.sha1_declined:
+                read = self._sha1_table(rows, index, count)
+                if read == index:  # read line by line from here, not tried again at every line
+                    self.sha1_declined = table[1]
+                index = read
         return count
 
     def _sha1_table(self, rows: list[tuple[str, str, str]], start: int, count: int) -> int:
