@@ -37,3 +37,32 @@ def test_an_impossible_time_is_a_problem_not_a_sample(tmp_path):
     result = parse_spl(path)
     assert result.model.count == 1 and result.model.marks == ["run"]
     assert [p.line for p in result.problems if p.code == "syntax"] == [2, 3]
+
+
+def test_a_watts_value_that_is_no_number_is_a_problem_not_an_exception(tmp_path):
+    """Text the sample pattern once let through as a number (1.2.3, a lone sign or exponent) is a bad
+    line, reported, and the file's other samples are kept."""
+    good = "Time,07-23-2024 15:47:16.858,Watts,123.5,Volts,230.1,Amps,0.5,PF,0.99,Mark,run\n"
+    for watts in ("1.2.3", "-", "e", "1e", "."):
+        path = tmp_path / "spl.txt"
+        path.write_text(good * 3 + good.replace("123.5", watts) + good)
+        result = parse_spl(path)
+        assert result.model is not None and result.model.count == 4, watts
+        assert [(p.code, p.line) for p in result.problems] == [("syntax", 4)], watts
+
+
+def test_a_parser_that_raises_costs_its_file_not_the_run(tmp_path, monkeypatch):
+    """The engine's safety net: a parser bug becomes an unusable-file problem naming the exception."""
+    from checker.engine import evidence as evidence_module
+    from checker.findings import Scope
+
+    def broken(path, root=None):
+        raise ValueError("could not convert string to float: '1.2.3'")
+
+    monkeypatch.setattr(evidence_module, "parser_for", lambda kind: broken)
+    path = tmp_path / "spl.txt"
+    path.write_text("Time,07-23-2024 15:47:16.858,Watts,1,Mark,run\n")
+    result = evidence_module.Evidence(tmp_path).parse(path, "power_spl", Scope())
+    assert result is not None and result.model is None
+    [problem] = result.problems
+    assert problem.code == "internal" and "ValueError" in problem.found and problem.path == "spl.txt"

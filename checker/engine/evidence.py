@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import stat
 import threading
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -107,7 +108,10 @@ class Evidence:
 
     def _parse_file(self, path: Path, kind: str, size: int | None = None) -> ParseResult:
         reused = self.memo.reused
-        result = self.memo.parse(kind, path, self.root, parser_for(kind), size)
+        try:
+            result = self.memo.parse(kind, path, self.root, parser_for(kind), size)
+        except Exception as exc:  # noqa: BLE001 - a parser bug costs that file, not the run
+            result = _parser_failed(path, kind, self.rel(path), exc)
         self.parser_calls += self.memo.reused == reused
         return result
 
@@ -120,6 +124,16 @@ class Evidence:
         self.donated.clear()
         self.memo = ContentMemo()
         self.derived.clear()
+
+
+def _parser_failed(path: Path, kind: str, shown: str, exc: Exception) -> ParseResult:
+    """A parser raised (a bug: parsers report problems as values): the file becomes unusable (rule
+    S004) with the exception named, so that a reviewer sees it and the run goes on."""
+    where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+    found = f"{type(exc).__name__}: {exc}"[:200] + (f" ({Path(where.filename).name}:{where.lineno})" if where else "")
+    problem = ParseProblem(path=shown, code="internal", expected=f"a {kind.replace('_', ' ')} the parser can read",
+                           found=found, message="internal error in the parser; the file was not read")
+    return ParseResult(kind=kind, path=shown, model=None, problems=[problem])
 
 
 def _not_followed(path: Path, kind: str, shown: str) -> ParseResult:

@@ -34,7 +34,7 @@ TIME_FORMAT = "%m-%d-%Y %H:%M:%S.%f"
 _STAMP = re.compile(r"^(\d\d)-(\d\d)-(\d{4}) (\d\d):(\d\d):(\d\d(?:\.\d+)?)$")
 # The usual PTDaemon line, read with one regex; anything else takes the general path below.
 _FAST_LINE = re.compile(
-    r"^Time,(\d\d)-(\d\d)-(\d{4}) (\d\d):(\d\d):(\d\d(?:\.\d+)?),Watts,([-+0-9.eE]+),"
+    r"^Time,(\d\d)-(\d\d)-(\d{4}) (\d\d):(\d\d):(\d\d(?:\.\d+)?),Watts,([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?),"
     r"(?:[^,]*,[^,]*,)*?Mark,([^,]*)$"
 )
 
