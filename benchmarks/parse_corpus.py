@@ -77,20 +77,20 @@ def parse_pass(files: list[tuple[Path, str, Path]], plain: bool = False) -> tupl
     unit: tuple[str, ...] = ()
     memo = ContentMemo()
     reused = 0
-    # Known before parsing in check too: the partition from discovery, the size from the parse
+    # Known before parsing in check too: the partition from discovery, the stat from the parse
     # cache's existence check (Evidence.parse stats the file before reading it).
     units = [submitter_of(path, root) for path, _, root in files]
-    sizes = [path.stat().st_size for path, _, _ in files]
+    stats = [path.stat() for path, _, _ in files]
     clear_caches()  # every pass as cold as a fresh check process
     start = time.perf_counter()
-    for (path, kind, root), here, size in zip(files, units, sizes, strict=True):
+    for (path, kind, root), here, info in zip(files, units, stats, strict=True):
         parser = parsers.get(kind) or parsers.setdefault(kind, parser_for(kind))
         if plain:
             parser(path, root=root)
             continue
         if here != unit:
             unit, reused, memo = here, reused + memo.reused, ContentMemo()
-        memo.parse(kind, path, root, parser, size)
+        memo.parse(kind, path, root, parser, info)
     return time.perf_counter() - start, reused + memo.reused
 
 

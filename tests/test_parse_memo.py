@@ -90,31 +90,20 @@ def test_small_files_that_differ_are_never_confused(tmp_path):
     assert calls == [first, second] and memo.reused == 1
 
 
-def test_a_copy_in_a_checked_tree_is_parsed_once_and_the_report_is_unchanged(tmp_path, monkeypatch):
+def test_a_copy_in_a_checked_tree_is_parsed_once_and_the_report_is_unchanged(tmp_path, monkeypatch, parser_calls):
     """The engine's parse cache uses the memo: the sample's identical files (one mlperf.conf per
     scenario folder, ...) are parsed once, and the report equals the one made without the memo."""
     from checker.check import run_check
     from checker.engine import evidence
 
-    calls: list[tuple[str, str]] = []
-    real = evidence.parser_for
-
-    def counting(kind):
-        parse = real(kind)
-
-        def wrapped(path, root=None):
-            calls.append((str(path), kind))
-            return parse(path, root=root)
-
-        return wrapped
+    calls = parser_calls
 
     class NoMemo:
         reused = 0
 
-        def parse(self, kind, path, root, parser, size=None):
+        def parse(self, kind, path, root, parser, info=None):
             return parser(path, root=root)
 
-    monkeypatch.setattr(evidence, "parser_for", counting)
     tree = tmp_path / "tree"
     shutil.copytree(SAMPLE, tree)
     with_memo = run_check(tree).model_dump(mode="json")
@@ -126,3 +115,46 @@ def test_a_copy_in_a_checked_tree_is_parsed_once_and_the_report_is_unchanged(tmp
     for report in (with_memo, without):
         report.pop("timings")
     assert with_memo == without
+
+
+def test_a_file_changed_after_its_parse_is_no_twin_any_more(tmp_path):
+    """First parsed with one content, then rewritten (same size, mtime put back) to the bytes of a
+    later file: that later file is parsed, not handed the first file's old result."""
+    import os
+
+    data = DETAIL.read_bytes()
+    other = data.replace(b'"VALID"', b'"DILAV"', 1)
+    assert len(other) == len(data) and other != data
+    first = _place(tmp_path, "a/mlperf_log_detail.txt", data)
+    memo, calls = ContentMemo(), []
+    before = first.stat()
+    memo.parse("loadgen_detail", first, tmp_path, _counting("loadgen_detail", calls))
+    first.write_bytes(other)
+    os.utime(first, ns=(before.st_atime_ns, before.st_mtime_ns))
+    second = _place(tmp_path, "b/mlperf_log_detail.txt", other)
+    result = memo.parse("loadgen_detail", second, tmp_path, _counting("loadgen_detail", calls))
+    assert calls == [first, second] and memo.reused == 0
+    assert result.model.value("result_validity") == "DILAV"
+
+
+def test_accuracy_log_copies_are_matched_by_the_digest_their_parse_computed(tmp_path, monkeypatch):
+    """Accuracy logs over TAIL_BYTES: a copy reuses the parse (the first file's SHA-256 comes from its
+    own parse, not from a second read); a log with the same tail and size but another head does not."""
+    entries = [f'{{ "seq_id" : {i}, "qsl_idx" : {i}, "data" : "{i:08X}" }}' for i in range(400)]
+    data = ("[\n" + ",\n".join(entries) + "\n]\n").encode()
+    assert len(data) > 2 * TAIL_BYTES
+    other = data.replace(b'"qsl_idx" : 1,', b'"qsl_idx" : 7,', 1)
+    assert len(other) == len(data) and other[-TAIL_BYTES:] == data[-TAIL_BYTES:] and other != data
+    first = _place(tmp_path, "a/mlperf_log_accuracy.json", data)
+    copy = _place(tmp_path, "b/mlperf_log_accuracy.json", data)
+    changed = _place(tmp_path, "c/mlperf_log_accuracy.json", other)
+    import checker.parse.memo as memo_module
+
+    hashed: list[Path] = []
+    real = memo_module.file_sha256
+    monkeypatch.setattr(memo_module, "file_sha256", lambda path: hashed.append(path) or real(path))
+    memo, calls = ContentMemo(), []
+    for path in (first, copy, changed):
+        memo.parse("accuracy_log", path, tmp_path, _counting("accuracy_log", calls))
+    assert calls == [first, changed] and memo.reused == 1
+    assert first not in hashed  # its digest came with its parse

@@ -76,7 +76,7 @@ class Evidence:
             else:
                 self.disk.adopt(self.root, self.rel(path), kind, stamp, result)
         if result is None:
-            result = self.read(path, kind, info.st_size, info)
+            result = self.read(path, kind, info)
         with self._lock:
             self._cache.setdefault(key, ParsedFile(result=result, scope=scope))
         return result
@@ -88,7 +88,7 @@ class Evidence:
     def parsed_files(self) -> list[ParsedFile]:
         return list(self._cache.values())
 
-    def read(self, path: Path, kind: str, size: int | None = None, info: os.stat_result | None = None) -> ParseResult:
+    def read(self, path: Path, kind: str, info: os.stat_result | None = None) -> ParseResult:
         """Parse an existing file without recording it (no scope, no S004/S005): from the disk
         cache when its fingerprint still matches, else with the kind's parser. ``info``: the file's
         stat just taken (the disk cache then uses a fingerprint read earlier in the run if the stat
@@ -96,20 +96,20 @@ class Evidence:
         if not inside_tree(self.root, path):
             return _not_followed(path, kind, self.rel(path))
         if self.disk is None:
-            return self._parse_file(path, kind, size)
+            return self._parse_file(path, kind, info)
         rel = self.rel(path)
         stamp = self.disk.stamp(path, info)
         self.disk.noted(path, kind, stamp)
         result = self.disk.load(self.root, rel, kind, stamp)
         if result is None:
-            result = self._parse_file(path, kind, size)
+            result = self._parse_file(path, kind, info)
             self.disk.store(self.root, rel, kind, stamp, result)
         return result
 
-    def _parse_file(self, path: Path, kind: str, size: int | None = None) -> ParseResult:
+    def _parse_file(self, path: Path, kind: str, info: os.stat_result | None = None) -> ParseResult:
         reused = self.memo.reused
         try:
-            result = self.memo.parse(kind, path, self.root, parser_for(kind), size)
+            result = self.memo.parse(kind, path, self.root, parser_for(kind), info)
         except Exception as exc:  # noqa: BLE001 - a parser bug costs that file, not the run
             result = _parser_failed(path, kind, self.rel(path), exc)
         self.parser_calls += self.memo.reused == reused

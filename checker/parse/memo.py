@@ -39,8 +39,14 @@ TAIL_BYTES = 4096
 class _Parsed:
     path: Path
     result: ParseResult
+    identity: tuple[int, ...]  # the file's stat when it was parsed: a twin is trusted only while it holds
     tail: bytes | None = None  # the last TAIL_BYTES, read on first need
     digest: str | None = None  # SHA-256 (hex) of the content, computed on first need
+
+
+def _identity(info: os.stat_result) -> tuple[int, ...]:
+    """What any write to a file changes (ctime too, so a write that restores the mtime is seen)."""
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
 
 
 class ContentMemo:
@@ -52,17 +58,17 @@ class ContentMemo:
         self.reused = 0
 
     def parse(self, kind: str, path: Path, root: Path | None,
-              parser: Callable[..., ParseResult], size: int | None = None) -> ParseResult:
-        """``parser(path, root=root)``, or the result of an earlier byte-identical file. ``size``:
-        the file's size when the caller has just seen it is a regular file (saves a stat)."""
-        if size is None:
+              parser: Callable[..., ParseResult], info: os.stat_result | None = None) -> ParseResult:
+        """``parser(path, root=root)``, or the result of an earlier byte-identical file. ``info``: the
+        file's stat when the caller has just taken it (saves one)."""
+        if info is None:
             try:
                 info = os.stat(path)
             except OSError:
                 return parser(path, root=root)
-            if not stat.S_ISREG(info.st_mode):
-                return parser(path, root=root)
-            size = info.st_size
+        if not stat.S_ISREG(info.st_mode):
+            return parser(path, root=root)
+        size = info.st_size
         key = (kind, path.name, size)
         twins = self._seen.get(key)
         digest: str | None = None
@@ -72,6 +78,8 @@ class ContentMemo:
             for twin in twins:
                 if tail is None:
                     break
+                if not _unchanged(twin):  # its tail and digest would no longer be those it was parsed from
+                    continue
                 if twin.tail is None:
                     twin.tail = _tail(twin.path, size)
                 if twin.tail != tail:
@@ -87,8 +95,15 @@ class ContentMemo:
         if twins is None:
             twins = self._seen.setdefault(key, [])
         if len(twins) < MAX_TWINS:
-            twins.append(_Parsed(path, result, tail, digest))
+            twins.append(_Parsed(path, result, _identity(info), tail, digest))
         return result
+
+
+def _unchanged(twin: _Parsed) -> bool:
+    try:
+        return _identity(os.stat(twin.path)) == twin.identity
+    except OSError:
+        return False
 
 
 def _tail(path: Path, size: int) -> bytes | None:
