@@ -384,14 +384,9 @@ class _Reader:
     def feed(self, lineno: int, text: str, sink: ProblemSink) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def feed_text(self, text: str, start: int, sink: ProblemSink) -> int:
-        """Feed the lines of a whole file's text from line ``start`` (0-based); returns the file's
-        line count."""
-        lines, feed = text.split("\n"), self.feed
-        count = _line_count(text, len(lines))
-        for index in range(start, count):
-            feed(index + 1, lines[index], sink)
-        return count
+    def feed_text(self, text: str, start: int, sink: ProblemSink) -> int:  # pragma: no cover - abstract
+        """Read a whole file's text from line ``start`` (0-based); returns the file's line count."""
+        raise NotImplementedError
 
     def finish(self) -> None:
         """Hook for readers that hold a record open until the next one starts."""
@@ -412,9 +407,9 @@ class _Reader:
 
 
 class _JsonReader(_Reader):
-    """``:::MLLOG {json}`` lines. LoadGen writes one exact shape, which is cut apart with string
-    searches (the value can be a megabyte of sample indices, so no regex runs over it); any other
-    line is decoded as a whole JSON record."""
+    """``:::MLLOG {json}`` lines. A whole file is read by one regex giving a row per line (see
+    :meth:`feed_text`); a streamed line of LoadGen's exact shape is cut apart with string searches
+    (the value can be a megabyte of sample indices); any other line is decoded as a whole JSON record."""
 
     def __init__(self, fmt: str, prefix: str) -> None:
         super().__init__(fmt)

@@ -218,15 +218,6 @@ class _State:
         if "\x00" in text:
             text = text.replace("\x00", "")
         stripped = text.strip()
-        if self.section == "parameters" and stripped and not self.in_recommendations:
-            # the common line of the last block, 'name : value'; anything else takes the full path
-            key, colon, value = stripped.partition(":")
-            key = key.rstrip()
-            if colon and key and key[0] not in "*NWER0123456789" and _KEY.fullmatch(key):
-                self.content_seen = True
-                self.recognised += 1
-                self.data["test_parameters"][key] = Sourced(value.lstrip(), lineno)
-                return
         if not stripped.strip("="):  # blank line or a ===== rule ends a free-text block
             self.in_early_stopping = self.in_recommendations = False
             return
