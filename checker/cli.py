@@ -28,9 +28,6 @@ class ToolError(click.ClickException):
 @click.version_option(__version__, prog_name="mlperf-audit")
 def main() -> None:
     """Compliance checker and audit tool for MLPerf Inference submissions."""
-    from checker.runtime import tune_for_batch
-
-    tune_for_batch()
 
 
 def _shorten_for_text(value: Any, limit: int = 12) -> Any:
@@ -380,5 +377,14 @@ def model_command(submitted: Path, reference: Path, round_name: str | None, fmt:
     sys.exit(EXIT_FINDINGS if failing else EXIT_OK)
 
 
-if __name__ == "__main__":  # pragma: no cover
+def run() -> None:
+    """The ``mlperf-audit`` command: the process is the tool's own, so it is tuned for a batch run
+    (:mod:`checker.runtime`); ``main`` itself, as tests and library callers invoke it, changes nothing."""
+    from checker.runtime import tune_for_batch
+
+    tune_for_batch()
     main()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

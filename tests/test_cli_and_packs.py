@@ -156,3 +156,17 @@ def test_not_a_results_tree(tmp_path):
     result = run("check", str(tmp_path), "--round", "v1.0", "--format", "json")
     doc = json.loads(result.output)
     assert result.exit_code == 1 and any(f["rule"] == "S001" for f in doc["findings"])
+
+
+def test_the_cli_called_as_a_library_leaves_the_collector_alone():
+    """Only the ``mlperf-audit`` command (checker.cli:run) tunes garbage collection for a batch run;
+    invoking ``main`` in a process of one's own (tests, a library caller) changes nothing."""
+    import gc
+    from pathlib import Path
+
+    before = gc.get_threshold()
+    result = CliRunner().invoke(main, ["rules", "--round", "v0.7"])
+    assert result.exit_code == 0, result.output
+    assert gc.get_threshold() == before
+    pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
+    assert 'mlperf-audit = "checker.cli:run"' in pyproject
