@@ -73,7 +73,7 @@ from pathlib import Path
 from typing import Any
 
 from checker import __version__
-from checker.parse.base import ParseResult
+from checker.parse.base import OPEN_FLAGS, ParseResult
 from checker.parse.memo import moved
 
 EDGE = 64 * 1024
@@ -96,11 +96,18 @@ def cache_tag() -> str:
     """Version tag of everything a cached parse result depends on: tool, Python, parser code."""
     digest = hashlib.sha256(f"{__version__}|{sys.version_info[:2]}|{FORMAT}".encode())
     here = Path(__file__).resolve()
-    # the parsers make the results, this module lays them out on disk
-    for source in [*sorted((here.parent.parent / "parse").glob("*.py")), here]:
-        digest.update(source.name.encode())
-        digest.update(source.read_bytes())
+    hash_sources(digest, here.parent.parent / "parse", "*.py")  # the parsers make the results,
+    hash_sources(digest, here.parent, here.name)  # this module lays them out on disk
     return digest.hexdigest()[:16]
+
+
+def hash_sources(digest: Any, folder: Path, pattern: str) -> None:
+    """Feed ``digest`` the name and content of every file matching ``pattern`` under ``folder``."""
+    for path in sorted(folder.rglob(pattern)):
+        if "__pycache__" in path.parts or not path.is_file():
+            continue
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
 
 
 def identity(info: os.stat_result) -> Identity:
@@ -126,7 +133,7 @@ def read_file(path: str | Path, follow: bool = True) -> tuple[os.stat_result, St
     the one opened file; None when it cannot be read or is not a regular file (opened without
     blocking, so a FIFO swapped in never hangs the run; ``follow`` False: nor through a symlink).
     Every fingerprint of the cache is read here."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
+    flags = OPEN_FLAGS | (0 if follow else getattr(os, "O_NOFOLLOW", 0))
     try:
         fd = os.open(path, flags)
     except (OSError, ValueError):

@@ -82,24 +82,17 @@ FORMAT = 2
 SETTLE_S = 2
 
 
-def _hash_folder(digest: Any, folder: Path, pattern: str) -> None:
-    for path in sorted(folder.rglob(pattern)):
-        if "__pycache__" in path.parts or not path.is_file():
-            continue
-        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-
-
 @lru_cache(maxsize=1)
 def checker_digest() -> str:
     """The tool version, Python version, cache format, every checker source file and data file."""
+    from checker.engine.cache import hash_sources
     from checker.resources import data_dir
 
     digest = hashlib.sha256(f"{__version__}|{sys.version_info[:3]}|{FORMAT}".encode())
-    _hash_folder(digest, Path(__file__).resolve().parent.parent, "*.py")
+    hash_sources(digest, Path(__file__).resolve().parent.parent, "*.py")
     for name in ("rules", "schemas"):
         digest.update(f"\0data:{name}\0".encode())
-        _hash_folder(digest, data_dir(name), "*")
+        hash_sources(digest, data_dir(name), "*")
     return digest.hexdigest()
 
 

@@ -232,12 +232,16 @@ def iter_lines(
         handle.close()
 
 
+#: How tree files are opened: read-only and without blocking (a FIFO in the tree cannot hang a read).
+OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+
+
 def open_regular(path: Path) -> BinaryIO | None:
     """The file opened for reading when it is a regular file, else None (the caller then finds out
     what it is and reports it). One open and one fstat: opening without blocking means a FIFO in the
     tree cannot hang the checker, and the type is checked on what was opened, not on a name."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        fd = os.open(path, OPEN_FLAGS)
     except (OSError, ValueError):
         return None
     try:
@@ -283,7 +287,7 @@ def read_small_text(path: Path, sink: ProblemSink, limit: int) -> str | None:
     Plain ``os.read`` on a descriptor opened without blocking (a FIFO in the tree cannot hang the
     read): a buffered file object and a second fstat were a third of the time to read a 2 kB file."""
     try:
-        fd = os.open(path, _OPEN_FLAGS)
+        fd = os.open(path, OPEN_FLAGS)
     except (OSError, ValueError):
         return None
     try:
@@ -305,8 +309,6 @@ def read_small_text(path: Path, sink: ProblemSink, limit: int) -> str | None:
     return decode_reporting(data, sink)
 
 
-#: How tree files are opened: read-only and without blocking.
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
 
 
 def decode_reporting(data: bytes, sink: ProblemSink) -> str:

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from checker.parse.base import ParseResult, display_path, file_sha256
+from checker.parse.base import OPEN_FLAGS, ParseResult, display_path, file_sha256
 
 #: Files of one (kind, name, size) remembered for comparison; more is never seen in real trees.
 MAX_TWINS = 16
@@ -115,7 +115,7 @@ def _tail(path: Path, size: int) -> bytes | None:
         except OSError:
             return None
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a regular file, never blocks
+        fd = os.open(path, OPEN_FLAGS)
     except OSError:
         return None
     try:
