@@ -279,10 +279,9 @@ def _read_upto(handle: Any, expected: int, limit: int) -> bytes:
     return data
 
 
-def read_small_text(path: Path, sink: ProblemSink, limit: int) -> str | None:
-    """The whole file as text when it is a regular file of at most ``limit`` bytes (so no line can
-    be too long), else None and the caller streams it (the streaming reader reports what cannot be
-    read). Undecodable bytes are replaced and reported once.
+def read_small_bytes(path: Path, limit: int) -> bytes | None:
+    """The whole file when it is a regular file of at most ``limit`` bytes, else None: the caller then
+    takes its careful path, which reports what cannot be read (a folder, a FIFO, an error).
 
     Plain ``os.read`` on a descriptor opened without blocking (a FIFO in the tree cannot hang the
     read): a buffered file object and a second fstat were a third of the time to read a 2 kB file."""
@@ -304,11 +303,13 @@ def read_small_text(path: Path, sink: ProblemSink, limit: int) -> str | None:
         return None
     finally:
         os.close(fd)
-    if len(data) > limit:  # it grew since fstat
-        return None
-    return decode_reporting(data, sink)
+    return None if len(data) > limit else data  # longer: it grew since fstat
 
 
+def read_small_text(path: Path, sink: ProblemSink, limit: int) -> str | None:
+    """:func:`read_small_bytes` as text; undecodable bytes are replaced and reported once."""
+    data = read_small_bytes(path, limit)
+    return None if data is None else decode_reporting(data, sink)
 
 
 def decode_reporting(data: bytes, sink: ProblemSink) -> str:
@@ -408,18 +409,8 @@ def text_lines(path: Path, sink: ProblemSink, what: str) -> Iterable[tuple[int, 
     """:func:`unreadable_text` and :func:`iter_lines` in one: None (and the problem reported) when
     the file must not be read, else its numbered lines. A small regular file is opened once and
     read whole (the common case: a few hundred bytes); anything else takes the careful path."""
-    handle = open_regular(path)
-    if handle is None:
-        return None if unreadable_text(path, sink, what) else iter_lines(path, sink)
-    try:
-        with handle:
-            size = _size(handle)
-            if size > SMALL_FILE_BYTES:
-                return None if unreadable_text(path, sink, what) else iter_lines(path, sink)
-            data = _read_upto(handle, size, SMALL_FILE_BYTES)
-    except OSError:
-        return None if unreadable_text(path, sink, what) else iter_lines(path, sink)
-    if len(data) > SMALL_FILE_BYTES:
+    data = read_small_bytes(path, SMALL_FILE_BYTES)
+    if data is None:
         return None if unreadable_text(path, sink, what) else iter_lines(path, sink)
     if looks_binary(data[:4096]):
         sink.add("binary", f"{what} is binary, not text", line=1)

@@ -34,8 +34,8 @@ from checker.parse.base import (
     file_size,
     iter_lines,
     looks_binary,
-    open_regular,
     read_head,
+    read_small_bytes,
     split_lines,
 )
 
@@ -227,19 +227,9 @@ def read_json_text(path: Path, sink: ProblemSink, max_bytes: int = DEFAULT_MAX_J
 def _read_small_json_text(path: Path, sink: ProblemSink, max_bytes: int) -> str | bool | None:
     """The common case of :func:`read_json_text` in one open: a regular, non-empty file small enough
     that no line can be too long. False when it is binary (reported); None for the careful path."""
-    handle = open_regular(path)
-    if handle is None:
-        return None
-    with handle:
-        try:
-            size = os.fstat(handle.fileno()).st_size
-            if size == 0 or size > min(max_bytes, SMALL_FILE_BYTES):
-                return None
-            data = handle.read(size + 1)
-        except OSError:
-            return None
-    if len(data) != size:
-        return None  # changed while read: the careful path decides
+    data = read_small_bytes(path, min(max_bytes, SMALL_FILE_BYTES))
+    if not data:
+        return None  # absent, odd, large or empty: the careful path decides and reports
     if looks_binary(data[:4096]):
         sink.add("binary", "file looks binary, not JSON text", line=1, expected="JSON text")
         return False
