@@ -263,3 +263,83 @@ def test_a_sha1_table_with_a_bad_row_is_tried_in_bulk_once(tmp_path, monkeypatch
     assert len(result.model.file_sha1) == 1999
     [problem] = [p for p in result.problems if p.code == "syntax"]
     assert problem.line == 1993 and problem.found == "not a sha1 row"
+
+
+def _spy_cuts(monkeypatch, detail_module) -> list[int]:
+    """Numbers of sample sets cut per whole-file read (the streamed path never cuts)."""
+    made: list[int] = []
+    real = detail_module._cut_sample_sets
+
+    def spy(*args):
+        scan, cuts = real(*args)
+        made.append(len(cuts))
+        return scan, cuts
+
+    monkeypatch.setattr(detail_module, "_cut_sample_sets", spy)
+    return made
+
+
+@pytest.mark.parametrize("extra, cut", [("", 3), ("\x01 a control byte elsewhere", 0)])
+def test_long_mllog_sample_sets_are_cut_out_and_read_back_exactly(tmp_path, monkeypatch, extra, cut):
+    """Long sample sets skip the row regex; the model is the one the line-by-line reader makes, also
+    for sets the cut must leave alone (a ']' in the tail, a tail of another shape, a file with \\x01)."""
+    import checker.parse.loadgen_detail as detail_module
+
+    made = _spy_cuts(monkeypatch, detail_module)
+    tail = (', "time_ms": 0.1, "namespace": "mlperf::logging", "event_type": "POINT_IN_TIME", "metadata": '
+            '{{"is_error": false, "is_warning": false, "file": "{f}", "line_no": 1, "pid": 1, "tid": 1}}}}')
+    numbers = ",".join(str(i) for i in range(3000))
+    head = ':::MLLOG {"key": "loaded_qsl_set", "value": '
+    lines = [
+        ':::MLLOG {"key": "sut_name", "value": "PySUT"' + tail.format(f="x.cc"),
+        head + f"[{numbers}]" + tail.format(f="x.cc"),  # cut
+        head + f"[{numbers},7]" + tail.format(f="x.cc") + "\r",  # cut (a CR after the tail)
+        head + f"[{numbers},8]" + tail.format(f="odd].cc"),  # the last ']' is in the tail: kept whole
+        head + f"[{numbers},9] trailing" + tail.format(f="x.cc"),  # not the quiet shape: kept whole
+        "  " + head + f"[{numbers}]" + tail.format(f="x.cc"),  # does not start the line: kept whole
+        head + f"[{numbers},10]" + tail.format(f="x.cc"),  # cut
+        extra,
+    ]
+    path = tmp_path / "mlperf_log_detail.txt"
+    path.write_text("\n".join(lines))
+    fast = parse_detail(path)
+    assert made == [cut]
+    monkeypatch.setattr(detail_module, "read_small_text", lambda *args: None)
+    slow = parse_detail(path)
+    assert fast.model.model_dump() == slow.model.model_dump()
+    assert [p.model_dump() for p in fast.problems] == [p.model_dump() for p in slow.problems]
+    entry = fast.model.entries["loaded_qsl_set"]
+    assert entry.line == 2 and entry.count == 4 and fast.model.int_list("loaded_qsl_set") == list(range(3000))
+    # the value with trailing text, the indented record (and the stray line)
+    assert {p.line for p in fast.problems} == {5, 6} | ({8} if extra else set())
+
+
+def test_long_2019_sample_sets_are_cut_out_and_read_back_exactly(tmp_path, monkeypatch):
+    import checker.parse.loadgen_detail as detail_module
+
+    made = _spy_cuts(monkeypatch, detail_module)
+    numbers = ",".join(str(i) for i in range(3000))
+
+    def rec(body: str) -> str:
+        return f'"pid": 7, "tid": 7, "ts": 1ns : {body}'
+
+    lines = [
+        rec("version : .5a1 @ 6958607d52"),
+        rec(f'Loading QSL : "set" : "[{numbers[:7]}\x00{numbers[7:]}]"'),  # cut; the NUL dropped as before
+        rec(f'Loading QSL : "set" : "[{numbers}]" and ] more'),  # cut up to the last ']'
+        f'"pid": 7, "tid": 7, "ts": 1ns :  Loading QSL : "set" : "[{numbers}]"',  # two spaces: kept whole
+        f'Loading QSL : "set" : "[{numbers}]"',  # not a record (an unprefixed line): kept whole
+        rec(f'Loading QSL : "set" : "[{numbers}]"\r'),  # cut
+    ]
+    path = tmp_path / "mlperf_log_detail.txt"
+    path.write_text("\n".join(lines))
+    detail_module.clear_caches()
+    fast = parse_detail(path)
+    assert made == [3]
+    monkeypatch.setattr(detail_module, "read_small_text", lambda *args: None)
+    detail_module.clear_caches()
+    slow = parse_detail(path)
+    assert fast.model.model_dump() == slow.model.model_dump()
+    assert [p.model_dump() for p in fast.problems] == [p.model_dump() for p in slow.problems]
+    assert fast.model.int_list("loaded_qsl_set") == list(range(3000))
+    assert fast.model.entries["loaded_qsl_set"].count == 4

@@ -85,6 +85,12 @@ _QUIET_ROWS = {
     )
     for prefix in (":::MLLOG", ":::ENDPTS")
 }
+_QUIET_TAIL_RE = re.compile(_QUIET_TAIL)
+#: Sample sets longer than this are cut out of a whole file's text before its row regex runs (see
+#: :func:`_cut_sample_sets`); they hold two thirds of the corpus's detail-log bytes.
+CUT_MIN_CHARS = 4096
+#: Marks a cut sample set in the text the regex reads: ``[\x01<k>]`` for the k-th cut.
+_CUT_MARK = "\x01"
 _TEXT_ROWS = re.compile(r'^(?:("pid": )-?\d+, "tid": \d+, "ts": -?\d+ns : ?([^\n]*)|([^\n]*))$', re.MULTILINE)
 _TEXT_PREFIX = re.compile(r'"pid": -?\d+, "tid": \d+, "ts": -?\d+ns : ?')
 _SIMPLE_VALUE = re.compile(r'^(?:(-?\d+)|(-?\d+\.\d*(?:[eE][-+]?\d+)?|-?\d+[eE][-+]?\d+)|"([^"\\]*)"|(true|false|null))$')
@@ -293,6 +299,74 @@ def _line_count(text: str, pieces: int) -> int:
     return pieces - 1 if text.endswith("\n") else pieces
 
 
+def _cut_sample_sets(text: str, opener: str, at_record_start: Callable[[str, int, int], bool],
+                     tail_ok: Callable[[str, int, int], bool]) -> tuple[str, list[str]]:
+    """``text`` with each long sample set (``[…]`` of over :data:`CUT_MIN_CHARS`) replaced by
+    ``[\\x01<k>]``, and the cut sets in order: the row regex then skips a megabyte of digits per set
+    in C string searches instead of matching them character by character.
+
+    A set is cut only where the reader would store exactly the cut text: ``opener`` (ending in
+    ``[``) starts the record (``at_record_start(text, line_start, opener_at)``), the cut ends at the
+    line's last ``]`` and the rest of the line passes ``tail_ok(text, after, line_end)``. Lines stay
+    lines (no newline is inside a set), so rows and line numbers are those of ``text``. Nothing is
+    cut unless every ``\\x01`` of the result is a mark (no real log holds one), so a mark is never
+    mistaken."""
+    cuts: list[str] = []
+    parts: list[str] = []
+    done = 0
+    at = text.find(opener)
+    while at >= 0:
+        open_at = at + len(opener) - 1
+        line_end = text.find("\n", open_at)
+        if line_end < 0:
+            line_end = len(text)
+        if line_end - open_at > CUT_MIN_CHARS and at_record_start(text, text.rfind("\n", 0, at) + 1, at):
+            close_at = text.rfind("]", open_at, line_end)
+            if close_at - open_at > CUT_MIN_CHARS and tail_ok(text, close_at + 1, line_end):
+                parts += (text[done : open_at + 1], f"{_CUT_MARK}{len(cuts)}")
+                cuts.append(text[open_at : close_at + 1])
+                done = close_at
+        at = text.find(opener, line_end)
+    if not cuts:
+        return text, cuts
+    parts.append(text[done:])
+    scan = "".join(parts)
+    if scan.count(_CUT_MARK) != len(cuts):
+        return text, []
+    return scan, cuts
+
+
+def _tail_ok(text: str, start: int, end: int) -> bool:
+    """Whether an MLLOG line ends, after its sample set, as the quiet-record row pattern needs."""
+    return _QUIET_TAIL_RE.fullmatch(text, start, end) is not None
+
+
+def _at_line_start(text: str, line_start: int, at: int) -> bool:
+    """An MLLOG record's opener starts its line."""
+    return at == line_start
+
+
+def _any_tail(text: str, start: int, end: int) -> bool:
+    """The 2019 reader stores a set up to the line's last ``]``, whatever follows it."""
+    return True
+
+
+#: What starts a sample-set record's text in the 2019 format, right after the record prefix.
+_TEXT_SAMPLE_SET = 'Loading QSL : "set" : "['
+
+
+def _at_text_record_start(text: str, line_start: int, at: int) -> bool:
+    prefix = _TEXT_PREFIX.match(text, line_start)
+    return prefix is not None and prefix.end() == at
+
+
+def _uncut(value: str, cuts: list[str]) -> str:
+    """The sample set a mark of :func:`_cut_sample_sets` stands for (any other value as it is)."""
+    if cuts and value.startswith("[" + _CUT_MARK):
+        return cuts[int(value[2:-1])]
+    return value
+
+
 def _finish(reader: _Reader | None, lines: int, shown: str, sink: ProblemSink) -> ParseResult[DetailLog]:
     if reader is None:
         if not sink.problems:
@@ -420,13 +494,15 @@ class _JsonReader(_Reader):
         """The common record is read by one regex over the whole file, one row per line (in C): a
         short number, string or constant, neither error nor warning. Every other line (the row's
         last field) goes through :meth:`feed`; only a key's first occurrence is converted and kept."""
-        rows = _QUIET_ROWS[self.prefix].findall(text)
+        scan, cuts = _cut_sample_sets(text, self.head + 'loaded_qsl_set", "value": [', _at_line_start, _tail_ok)
+        rows = _QUIET_ROWS[self.prefix].findall(scan)
         count = _line_count(text, len(rows))
         entries, feed = self.entries, self.feed
         lines: list[str] | None = None
         for index in range(start, count):
             marker, key, integer, real, string, constant, set_marker, sample_set, other = rows[index]
             if set_marker:
+                sample_set = _uncut(sample_set, cuts)
                 self.store("loaded_qsl_set", sample_set, index + 1, sink, len(sample_set))  # parsed by int_list()
                 continue
             if marker:
@@ -568,12 +644,14 @@ class _TextReader(_Reader):
         self.open_multiline: tuple[str, int, list[str]] | None = None
         self.multiline_chars = 0  # text collected for the open multi-line record
         self.sha1_declined: int | None = None  # line of a SHA-1 table the bulk reader turned down
+        self.cuts: list[str] = []  # sample sets cut out of the text the row regex reads
         self.known = _KNOWN_RECORDS
 
     def feed_text(self, text: str, start: int, sink: ProblemSink) -> int:
         """One regex over the whole file gives a row per line (in C): a record's text, or the line
         when it is not a record. A SHA-1 table (thousands of lines in some logs) is read in one go."""
-        rows = _TEXT_ROWS.findall(text)  # one row per line, as many as text.split("\n") gives
+        scan, self.cuts = _cut_sample_sets(text, _TEXT_SAMPLE_SET, _at_text_record_start, _any_tail)
+        rows = _TEXT_ROWS.findall(scan)  # one row per line, as many as text.split("\n") gives
         count = _line_count(text, len(rows))
         index, known, entries, record_text, store = start, self.known, self.entries, self._record_text, self.store
         while index < count:
@@ -753,7 +831,10 @@ class _TextReader(_Reader):
         if start < 0 or end < start:
             sink.add("syntax", "cannot read the loaded sample set", line=lineno, found=tail)
             return True
-        self.store("loaded_qsl_set", tail[start : end + 1], lineno, sink)  # parsed by int_list()
+        value = _uncut(tail[start : end + 1], self.cuts)
+        if "\x00" in value:  # as _record_text drops them from the record it sees whole
+            value = value.replace("\x00", "")
+        self.store("loaded_qsl_set", value, lineno, sink)  # parsed by int_list()
         return True
 
 
