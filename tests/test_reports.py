@@ -373,6 +373,23 @@ def test_hostile_folder_names_do_not_break_any_format(corpus, tmp_path, sarif_va
         assert "\x1b" not in render(doc, fmt), fmt
 
 
+def test_undecodable_folder_names_reach_every_format_as_replacement_characters(corpus, tmp_path):
+    """A folder name that is not UTF-8 (a lone surrogate in Python) would stop every encoder; the
+    report holds U+FFFD in its place, in the document and in every format."""
+    import os
+
+    tree = copy_system(corpus("v1.0"), tmp_path / "tree", "closed", "Alibaba", "A10x1_TRT")
+    name = os.fsdecode(b"Ali\xffbaba")
+    (tree / "closed" / "Alibaba").rename(tree / "closed" / name)
+    doc = run_check(tree, round_name="v1.0")
+    assert doc.results and {r.submitter for r in doc.results} == {"Ali\ufffdbaba"}
+    assert all(r.path.startswith("closed/Ali\ufffdbaba/") for r in doc.results)
+    for fmt in FORMATS:
+        text = render(doc, fmt)
+        text.encode("utf-8")
+        assert name not in text, fmt
+
+
 # -- CLI, outputs, progress ------------------------------------------------------------------------
 
 

@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from checker import __version__
 from checker.engine.runner import RunOutcome
 from checker.findings import Finding, Severity
-from checker.report.escape import scrub
+from checker.report.escape import may_hold_lone_surrogates, scrub
 
 SCHEMA_VERSION = 1
 
@@ -332,7 +332,10 @@ def build_document(outcome: RunOutcome, round_source: str, round_notes: list[str
         timings={k: round(v, 4) for k, v in outcome.timings.items()},
     )
     # undecodable names (lone surrogates) would stop every encoder: replace them once, here
-    return ReportDocument.model_validate(scrub(document.model_dump()))
+    dump = document.model_dump()
+    if not may_hold_lone_surrogates(dump):
+        return document
+    return ReportDocument.model_validate(scrub(dump))
 
 
 def report_schema() -> dict[str, Any]:

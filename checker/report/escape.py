@@ -42,6 +42,17 @@ def scrub_text(text: str) -> str:
             return text.encode("utf-8", "replace").decode("utf-8")
 
 
+#: how ``repr`` writes a lone surrogate (it escapes every unprintable character); an escaped
+#: backslash followed by such text also matches, which only costs the full scrub
+_SURROGATE_REPR = re.compile(r"\\ud[89a-f]")
+
+
+def may_hold_lone_surrogates(value: Any) -> bool:
+    """Whether some string of a nested JSON-like value may hold a lone surrogate: one pass in C over
+    its ``repr`` instead of a Python call per string (a report of 1,400 results holds 400,000)."""
+    return _SURROGATE_REPR.search(repr(value)) is not None
+
+
 def scrub(value: Any) -> Any:
     """:func:`scrub_text` applied to every string (and key) of a nested JSON-like value."""
     if isinstance(value, str):
