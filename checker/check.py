@@ -51,7 +51,7 @@ def run_check(
     waivers: list[Waiver] = []
     if waivers_file is not None:
         waivers.extend(load_cli_waivers(waivers_file, known_rules))
-    tree = discover(path, submitter=submitter)
+    tree = discover(path, submitter=submitter, keep_listings=cache is not None)  # listed once, for stamps too
     disk = None
     if cache is not None:
         from checker.engine.cache import ParseCache

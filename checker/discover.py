@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 
 from checker.findings import Scope
@@ -89,6 +90,11 @@ class Tree:
     divisions: list[str] = field(default_factory=list)
     oddities: list[Oddity] = field(default_factory=list)
     top_entries: list[str] = field(default_factory=list)
+    #: with ``discover(keep_listings=True)``: each folder below a submitter folder, by path, as the
+    #: link sweep listed it (entries sorted by name; None: unreadable), so that the partition cache's
+    #: stamps (:func:`checker.engine.partition_cache.files_digest`) need not list the tree again.
+    #: Never handed to a partition (a partition's tree is made without it).
+    listings: dict[str, list[os.DirEntry[str]] | None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def units(self) -> list[ResultUnit]:
@@ -119,11 +125,14 @@ def inside_tree(root: Path, path: Path) -> bool:
     return _inside(root, path)
 
 
+_BY_NAME = attrgetter("name")
+
+
 def list_dir(tree: Tree, path: Path, scope: Scope) -> list[os.DirEntry[str]]:
     """Entries of a folder, sorted by name; symlinks leaving the tree are reported and left out."""
     try:
         with os.scandir(path) as iterator:
-            entries = sorted(iterator, key=lambda e: e.name)
+            entries = sorted(iterator, key=_BY_NAME)
     except OSError as exc:
         tree.oddities.append(Oddity("unreadable", tree.rel(path), scope, exc.strerror or str(exc)))
         return []
@@ -151,9 +160,10 @@ def _is_dir(entry: os.DirEntry[str]) -> bool:
 
 
 def discover(root: Path, results_dir: str = "results", submitter: str | None = None,
-             divisions: tuple[str, ...] = DIVISIONS_ALL) -> Tree:
-    """Walk a results tree (the folder holding ``closed/``, ``open/``…) into a :class:`Tree`."""
-    tree = Tree(root=root)
+             divisions: tuple[str, ...] = DIVISIONS_ALL, keep_listings: bool = False) -> Tree:
+    """Walk a results tree (the folder holding ``closed/``, ``open/``…) into a :class:`Tree`;
+    ``keep_listings``: fill :attr:`Tree.listings`."""
+    tree = Tree(root=root, listings={} if keep_listings else None)
     top_scope = Scope()
     for entry in list_dir(tree, root, top_scope):
         tree.top_entries.append(entry.name)
@@ -184,12 +194,18 @@ def _sweep_links(tree: Tree, sub: Submission) -> None:
     # a pre-order walk in name order (what os.walk(followlinks=False) with sorted names gives), with
     # the entries' own type bits: no stat call except for the symlinks themselves
     stack = [str(sub.path)]
+    listings = tree.listings
     while stack:
+        folder = stack.pop()
         try:
-            with os.scandir(stack.pop()) as iterator:
-                entries = sorted(iterator, key=lambda e: e.name)
+            with os.scandir(folder) as iterator:
+                entries = sorted(iterator, key=_BY_NAME)
         except OSError:
+            if listings is not None:
+                listings[folder] = None
             continue  # an unreadable folder below the layout: os.walk skipped it too
+        if listings is not None:
+            listings[folder] = entries
         folders = []
         for entry in entries:
             try:

@@ -333,3 +333,39 @@ def test_partition_cache_reads_settled_files_once(tmp_path, partition_stats, mon
     again = run_check(tree, jobs=1, cache=cache)
     assert partition_stats[-1]["partition_cache_hits"] == 0
     assert _json_bytes(again) == _json_bytes(run_check(tree, jobs=1))
+
+
+def test_partition_stamps_reuse_the_listings_of_discovery(tmp_path, partition_stats, monkeypatch):
+    """Discovery's link sweep lists every folder below a submitter folder; the partition stamps use
+    those listings instead of listing the tree a second time (and still match: a warm run hits)."""
+    import os
+
+    from checker.engine import partition_cache
+
+    tree = tmp_path / "tree"
+    shutil.copytree(SAMPLE, tree)
+    cache = tmp_path / "cache"
+    expected = _json_bytes(run_check(tree, jobs=1, cache=cache))
+    stamping: list[bool] = []
+    listed: list[str] = []
+    real_digest, real_scandir = partition_cache.files_digest, os.scandir
+
+    def digest(*args, **kwargs):
+        stamping.append(True)
+        try:
+            return real_digest(*args, **kwargs)
+        finally:
+            stamping.pop()
+
+    def scandir(path="."):
+        if stamping:
+            listed.append(os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(partition_cache, "files_digest", digest)
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert _json_bytes(run_check(tree, jobs=1, cache=cache)) == expected
+    assert partition_stats[-1]["partition_cache_hits"] == 1
+    assert listed == []
+    assert digest(tree / "closed" / "mlperf-audit-demo") is not None  # without listings it lists: the spy sees it
+    assert listed

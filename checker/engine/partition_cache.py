@@ -142,14 +142,17 @@ def tree_digest(tree: Tree) -> str:
 
 
 def files_digest(folder: Path, root: Path | None = None, memo: dict | None = None,
-                 fresh: dict | None = None, read: list | None = None) -> str | None:
+                 fresh: dict | None = None, read: list | None = None,
+                 listings: dict[str, list[os.DirEntry[str]] | None] | None = None) -> str | None:
     """Stamp of every entry below ``folder`` (see the module docstring); None when it cannot be cached.
 
     A symlink that leaves ``root`` (the checked tree) is recorded by its target text only: it is
     never followed, neither here nor by the checks (discovery reports it). ``memo``: remembered
     fingerprints by relative path (see :data:`SETTLE_S`); ``fresh`` receives those to remember now;
     ``read`` receives the path, stat identity and fingerprint of every regular file (the parse cache
-    may use them for the rest of the run, :func:`checker.engine.cache.remember`)."""
+    may use them for the rest of the run, :func:`checker.engine.cache.remember`). ``listings``: the
+    folders discovery listed (:attr:`checker.discover.Tree.listings`), each taken out as it is used;
+    a folder not in it is listed here."""
     from checker.discover import inside_tree
     from checker.engine import cache
 
@@ -187,11 +190,16 @@ def files_digest(folder: Path, root: Path | None = None, memo: dict | None = Non
     stack = [(folder, "")]
     while stack:
         current, rel = stack.pop()
-        try:
-            with os.scandir(current) as iterator:
-                entries = sorted(iterator, key=by_name)
-        except OSError:
+        listed = listings.pop(os.fspath(current), False) if listings else False
+        if listed is False:
+            try:
+                with os.scandir(current) as iterator:
+                    listed = sorted(iterator, key=by_name)
+            except OSError:
+                return None
+        if listed is None:
             return None
+        entries = listed
         records = [f"\0D{rel}\0{len(entries)}"]
         folders = []
         for entry in entries:
@@ -248,6 +256,7 @@ class PartitionCache:
         except Exception:  # noqa: BLE001 - a configuration we cannot fingerprint is never cached
             self._config = None
         self._root = str(tree.root)
+        self._listings = tree.listings
         #: each submitter's files read by its stamp: (path, stat identity, fingerprint), handed to the
         #: parse cache when the submitter is checked (:func:`checker.engine.cache.remember`)
         self._read: dict[str, list] = {}
@@ -285,7 +294,7 @@ class PartitionCache:
         fresh: dict = {}
         read: list = []
         try:
-            files = files_digest(submission.path, Path(self._root), memo, fresh, read)
+            files = files_digest(submission.path, Path(self._root), memo, fresh, read, self._listings)
         except Exception:  # noqa: BLE001
             return None
         finally:
