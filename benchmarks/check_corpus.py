@@ -1,6 +1,7 @@
 """Time `mlperf-audit check` over each extracted corpus round: speed, memory, cache, scaling.
 
 Usage: python benchmarks/check_corpus.py [--repeat 1] [--rounds v0.5 v0.7 v1.0 v4.1] [--scale-round v1.0]
+                                         [--scale 1 2 4 16]
                                          [-- extra check arguments]
 
 Each run is a fresh process (`python -m checker.cli check <tree> --round <round> --format json`),
@@ -12,9 +13,10 @@ timed with its own resource usage (os.wait4), so the peak RSS is that of the che
   changed file replaced, never edited through the link);
 * results/s and MB/s (the bytes of every file of the tree), and the ratio to a plain SHA-256 pass over
   the same files measured in the same run (target: ``--jobs 2`` within 3x; warm+1 under 10% of cold);
-* for ``--scale-round``: 1x, 2x and 4x copies of the round (hard links, the submitter folders renamed
-  ``<name>-copyN``) checked with ``--jobs 2``, to show time linear in the number of results and a
-  flat peak RSS.
+* for ``--scale-round``: 1x, 2x, 4x and 16x copies of the round (hard links, the submitter folders
+  renamed ``<name>-copyN``) checked with ``--jobs 2``, to show time linear in the number of results
+  and a flat peak RSS; the largest copy (v1.0 x16: 62K files, 1.8 GB, 1,392 results, the size of the
+  v1.0 results repository the issue describes) also cold, warm and warm+1 with a cache.
 
 Medians over ``--repeat`` runs.
 """
@@ -132,11 +134,30 @@ def measure(root: Path, round_name: str, extra: list[str], repeat: int) -> tuple
             files, size)
 
 
+def cache_runs(table: Table, tree: Path, round_name: str, flags: list[str], label: str, hashed: float,
+               uncached: float) -> None:
+    """``check --cache`` cold (empty folder), warm (unchanged tree), warm after one changed file."""
+    jobs = int(flags[flags.index("--jobs") + 1])
+    cold = None
+    for run in ("cold", "warm", "warm+1"):  # one run each: a run changes the cache
+        if run == "warm+1":
+            change_one_file(tree)
+        seconds, peak, results, _, files, size = measure(tree, round_name, flags, 1)
+        cold = cold or seconds
+        table.row(label, jobs, run, results, files, size, seconds, peak, hashed)
+        if run != "cold":
+            print(f"{'':<10}   {100 * seconds / cold:.0f}% of the cold-cache run, "
+                  f"{100 * seconds / uncached:.0f}% of the run without a cache", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--rounds", nargs="+", default=["v0.5", "v0.7", "v1.0", "v4.1"])
-    parser.add_argument("--scale-round", default="v1.0", help="round copied 1x/2x/4x ('' to skip)")
+    parser.add_argument("--scale-round", default="v1.0", help="round copied --scale times ('' to skip)")
+    parser.add_argument("--scale", type=int, nargs="+", default=[1, 2, 4, 16],
+                        help="copies of --scale-round; the largest is also run cold/warm/warm+1 with a cache "
+                             "(16 copies of v1.0: 62K files, 1.8 GB, the size of the v1.0 results repository)")
     parser.add_argument("extra", nargs="*", help="extra arguments for check (after --)")
     args = parser.parse_args()
     table = Table()
@@ -156,32 +177,26 @@ def main() -> None:
                 copy = scratch / f"{round_name}-j{jobs}"
                 linked_copy(root, copy, 1)
                 cache = scratch / f"cache-{round_name}-j{jobs}"
-                flags = [*flags, "--cache", str(cache)]
-                shutil.rmtree(cache, ignore_errors=True)
-                cold = None
-                for label in ("cold", "warm", "warm+1"):  # one run each: a run changes the cache
-                    if label == "warm+1":
-                        change_one_file(copy)
-                    seconds, peak, results, _, files, size = measure(copy, round_name, flags, 1)
-                    cold = cold or seconds
-                    table.row(round_name, jobs, label, results, files, size, seconds, peak, hashed)
-                    if label != "cold":
-                        print(f"{'':<10}   {100 * seconds / cold:.0f}% of the cold-cache run", flush=True)
+                cache_runs(table, copy, round_name, [*flags, "--cache", str(cache)], round_name, hashed, seconds)
                 shutil.rmtree(copy)
                 shutil.rmtree(cache, ignore_errors=True)
         if args.scale_round:
             root = corpus_cache.corpus_root(args.scale_round)
             base = None
-            for copies in (1, 2, 4):
+            for copies in sorted(args.scale):
                 tree = scratch / f"scale-{copies}"
+                label = f"{args.scale_round}x{copies}"
                 linked_copy(root, tree, copies)
                 sha256_tree(tree)
-                seconds, peak, results, hashed, files, size = measure(tree, args.scale_round,
-                                                                      [*args.extra, "--jobs", "2"], args.repeat)
-                table.row(f"{args.scale_round}x{copies}", 2, "none", results, files, size, seconds, peak, hashed)
+                flags = [*args.extra, "--jobs", "2"]
+                seconds, peak, results, hashed, files, size = measure(tree, args.scale_round, flags, args.repeat)
+                table.row(label, 2, "none", results, files, size, seconds, peak, hashed)
                 base = base or seconds / results
                 print(f"{'':<10}   {1000 * seconds / results:.1f} ms per result "
-                      f"({seconds / results / base:.2f}x the 1x copy's)", flush=True)
+                      f"({seconds / results / base:.2f}x the first copy's)", flush=True)
+                if copies == max(args.scale):
+                    cache_runs(table, tree, args.scale_round, [*flags, "--cache", str(scratch / f"cache-{label}")],
+                               label, hashed, seconds)
                 shutil.rmtree(tree)
 
 
