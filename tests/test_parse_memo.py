@@ -90,6 +90,42 @@ def test_small_files_that_differ_are_never_confused(tmp_path):
     assert calls == [first, second] and memo.reused == 1
 
 
+def test_many_files_of_one_size_each_find_their_own_copy(tmp_path, monkeypatch):
+    """Ten different files of one name and size, then a copy of each: each copy reuses its own
+    original's parse, its tail compared with the ten tails (each read once), not file by file."""
+    import checker.parse.memo as memo_module
+
+    data = CONF.read_bytes()
+    variants = [data.replace(b"=", str(i).encode(), 1) for i in range(10)]
+    assert len({len(v) for v in variants}) == 1 and len(set(variants)) == 10
+    originals = [_place(tmp_path, f"a{i}/mlperf.conf", v) for i, v in enumerate(variants)]
+    copies = [_place(tmp_path, f"b{i}/mlperf.conf", v) for i, v in enumerate(variants)]
+    read: list[Path] = []
+    real_tail = memo_module._tail
+
+    def counting_tail(path, size):
+        read.append(path)
+        return real_tail(path, size)
+
+    monkeypatch.setattr(memo_module, "_tail", counting_tail)
+    checked: list[Path] = []
+    real_unchanged = memo_module._unchanged
+
+    def counting_unchanged(twin):
+        checked.append(twin.path)
+        return real_unchanged(twin)
+
+    monkeypatch.setattr(memo_module, "_unchanged", counting_unchanged)
+    memo, calls = ContentMemo(), []
+    results = {path: memo.parse("conf", path, tmp_path, _counting("conf", calls)) for path in originals + copies}
+    assert calls == originals and memo.reused == 10
+    for original, copy in zip(originals, copies, strict=True):
+        assert results[copy].model == results[original].model
+        assert results[copy].path == copy.relative_to(tmp_path).as_posix()
+    assert sorted(read) == sorted(originals + copies)  # each tail read once
+    assert checked == originals  # only the file with the same tail is looked at (stat), once per copy
+
+
 def test_a_copy_in_a_checked_tree_is_parsed_once_and_the_report_is_unchanged(tmp_path, monkeypatch, parser_calls):
     """The engine's parse cache uses the memo: the sample's identical files (one mlperf.conf per
     scenario folder, ...) are parsed once, and the report equals the one made without the memo."""

@@ -49,11 +49,41 @@ def _identity(info: os.stat_result) -> tuple[int, ...]:
     return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
 
 
+@dataclass
+class _Twins:
+    """The files of one (kind, name, size): by tail once their tail has been read (so a new file is
+    compared with the files that end as it does, not with each of up to :data:`MAX_TWINS`)."""
+
+    untailed: list[_Parsed]
+    by_tail: dict[bytes, list[_Parsed]]
+    count: int = 0
+
+    def add(self, parsed: _Parsed) -> None:
+        if parsed.tail is None:
+            self.untailed.append(parsed)
+        else:
+            self.by_tail.setdefault(parsed.tail, []).append(parsed)
+        self.count += 1
+
+    def ending_with(self, tail: bytes, size: int) -> list[_Parsed]:
+        """The files whose last bytes are ``tail`` (reading the tails not read yet)."""
+        if self.untailed:
+            unread = []
+            for twin in self.untailed:
+                twin.tail = _tail(twin.path, size)
+                if twin.tail is None:
+                    unread.append(twin)  # tried again next time, as a read error may pass
+                else:
+                    self.by_tail.setdefault(twin.tail, []).append(twin)
+            self.untailed = unread
+        return self.by_tail.get(tail, [])
+
+
 class ContentMemo:
     """Parse results by exact content (see the module docstring)."""
 
     def __init__(self) -> None:
-        self._seen: dict[tuple[str, str, int], list[_Parsed]] = {}
+        self._seen: dict[tuple[str, str, int], _Twins] = {}
         #: how many parses were answered by an identical earlier file
         self.reused = 0
 
@@ -73,16 +103,10 @@ class ContentMemo:
         twins = self._seen.get(key)
         digest: str | None = None
         tail: bytes | None = None
-        if twins:
+        if twins is not None:
             tail = _tail(path, size)
-            for twin in twins:
-                if tail is None:
-                    break
+            for twin in [] if tail is None else twins.ending_with(tail, size):
                 if not _unchanged(twin):  # its tail and digest would no longer be those it was parsed from
-                    continue
-                if twin.tail is None:
-                    twin.tail = _tail(twin.path, size)
-                if twin.tail != tail:
                     continue
                 if size > TAIL_BYTES:
                     digest = digest or file_sha256(path)
@@ -93,9 +117,9 @@ class ContentMemo:
                 return moved(twin.result, display_path(path, root))
         result = parser(path, root=root)
         if twins is None:
-            twins = self._seen.setdefault(key, [])
-        if len(twins) < MAX_TWINS:
-            twins.append(_Parsed(path, result, _identity(info), tail, digest))
+            twins = self._seen[key] = _Twins([], {})
+        if twins.count < MAX_TWINS:
+            twins.add(_Parsed(path, result, _identity(info), tail, digest))
         return result
 
 
