@@ -343,3 +343,18 @@ def test_long_2019_sample_sets_are_cut_out_and_read_back_exactly(tmp_path, monke
     assert [p.model_dump() for p in fast.problems] == [p.model_dump() for p in slow.problems]
     assert fast.model.int_list("loaded_qsl_set") == list(range(3000))
     assert fast.model.entries["loaded_qsl_set"].count == 4
+
+
+@pytest.mark.parametrize("tail, values", [
+    ('"queries" : 64, "samples per query" : 1, "duration" : 5', (64, 1, 5)),  # LoadGen's own spacing
+    ('"queries":64,  "samples per query" :1, "duration" : 5 ms', (64, 1, 5)),  # read one count at a time
+    ('"duration" : 5, "queries" : 64', (64, None, 5)),
+])
+def test_generated_queries_counts(tmp_path, tail, values):
+    path = tmp_path / "mlperf_log_detail.txt"
+    path.write_text(f'"pid": 7, "tid": 7, "ts": 1ns : version : .5a1 @ 6958607d52\n'
+                    f'"pid": 7, "tid": 7, "ts": 2ns : GeneratedQueries: {tail}\n')
+    model = parse_detail(path).model
+    keys = ("generated_query_count", "generated_samples_per_query", "generated_query_duration")
+    assert tuple(model.value(key) for key in keys) == values
+    assert all(model.get(key).line == 2 for key, value in zip(keys, values, strict=True) if value is not None)

@@ -57,6 +57,8 @@ _GENERATED_QUERIES = [
     for name, key in (("queries", "generated_query_count"), ("samples per query", "generated_samples_per_query"),
                       ("duration", "generated_query_duration"))
 ]
+#: The three counts in LoadGen's own order and spacing, read by one match (else one search each).
+_GENERATED_QUERIES_LINE = re.compile(r'"queries" : (\d+), "samples per query" : (\d+), "duration" : (\d+)')
 _WORD = re.compile(r"\w+")
 _SHA1_ROWS = re.compile(r"^[ \t\f\v]*([0-9a-f]{40})[ \t\f\v]+([^\n]*\S)[ \t\r\f\v]*$", re.MULTILINE)
 _NON_BLANK_LINE = re.compile(r"^[ \t\r\f\v]*\S", re.MULTILINE)
@@ -802,6 +804,11 @@ class _TextReader(_Reader):
         return True
 
     def _generated_queries(self, lineno: int, tail: str, sink: ProblemSink) -> bool:
+        usual = _GENERATED_QUERIES_LINE.match(tail)
+        if usual is not None and usual.end() == len(tail):
+            for (_, key), value in zip(_GENERATED_QUERIES, usual.groups(), strict=True):
+                self.store(key, int(value), lineno, sink)
+            return True
         for pattern, key in _GENERATED_QUERIES:
             found = pattern.search(tail)
             if found:
