@@ -173,24 +173,36 @@ def test_a_file_changed_after_its_parse_is_no_twin_any_more(tmp_path):
     assert result.model.value("result_validity") == "DILAV"
 
 
-def test_accuracy_log_copies_are_matched_by_the_digest_their_parse_computed(tmp_path, monkeypatch):
-    """Accuracy logs over TAIL_BYTES: a copy reuses the parse (the first file's SHA-256 comes from its
-    own parse, not from a second read); a log with the same tail and size but another head does not."""
+def test_large_copies_are_compared_byte_for_byte(tmp_path, monkeypatch):
+    """Accuracy logs over TAIL_BYTES: a copy reuses the parse; a log with the same tail and size but
+    another head does not. The comparison reads both files in blocks (the last block short), no hash."""
+    import checker.parse.memo as memo_module
+
+    monkeypatch.setattr(memo_module, "COMPARE_BLOCK", 1000)
     entries = [f'{{ "seq_id" : {i}, "qsl_idx" : {i}, "data" : "{i:08X}" }}' for i in range(400)]
     data = ("[\n" + ",\n".join(entries) + "\n]\n").encode()
-    assert len(data) > 2 * TAIL_BYTES
+    assert len(data) > 2 * TAIL_BYTES and len(data) % 1000
     other = data.replace(b'"qsl_idx" : 1,', b'"qsl_idx" : 7,', 1)
     assert len(other) == len(data) and other[-TAIL_BYTES:] == data[-TAIL_BYTES:] and other != data
     first = _place(tmp_path, "a/mlperf_log_accuracy.json", data)
     copy = _place(tmp_path, "b/mlperf_log_accuracy.json", data)
     changed = _place(tmp_path, "c/mlperf_log_accuracy.json", other)
-    import checker.parse.memo as memo_module
-
-    hashed: list[Path] = []
-    real = memo_module.file_sha256
-    monkeypatch.setattr(memo_module, "file_sha256", lambda path: hashed.append(path) or real(path))
     memo, calls = ContentMemo(), []
     for path in (first, copy, changed):
         memo.parse("accuracy_log", path, tmp_path, _counting("accuracy_log", calls))
     assert calls == [first, changed] and memo.reused == 1
-    assert first not in hashed  # its digest came with its parse
+
+
+def test_the_whole_comparison_sees_a_file_longer_than_its_stat(tmp_path):
+    """Same first ``size`` bytes is not enough: a file that grew since its stat is another file."""
+    from checker.parse.memo import _same_bytes
+
+    data = bytes(range(256)) * 40
+    first = _place(tmp_path, "a/x.json", data)
+    assert _same_bytes(first, _place(tmp_path, "b/x.json", data), len(data))
+    assert not _same_bytes(first, _place(tmp_path, "c/x.json", data + b"\n"), len(data))
+    assert not _same_bytes(first, _place(tmp_path, "d/x.json", data[:-1]), len(data))
+    assert not _same_bytes(first, _place(tmp_path, "e/x.json", data[:-1] + b"\0"), len(data))
+    assert not _same_bytes(first, tmp_path / "missing.json", len(data))
+    grown = _place(tmp_path, "f/x.json", data + b"!")
+    assert not _same_bytes(grown, _place(tmp_path, "g/x.json", data + b"!"), len(data))  # both grew alike

@@ -6,10 +6,10 @@ In the v0.5–v1.0 corpus, 1,500 of 5,800 parsed files repeat an earlier file of
 
 A copy is recognised exactly, never guessed: only files with the same kind, file name and size are
 compared, first by their last 4 KB (the whole of most small files; where logs of two runs differ:
-results, timestamps, the last entries), then, for larger files whose tails agree, by the SHA-256 of
-their whole content. Tails and digests are read only when a later file of that kind, name and
-size turns up, so a file with no same-size twin costs one dictionary lookup (an accuracy log's
-digest comes free with its parse). A reused result is the same model with the file's own path in
+results, timestamps, the last entries), then, for larger files whose tails agree, byte for byte
+(both read side by side, which costs less than hashing either). Tails are read only when a later
+file of that kind, name and size turns up, so a file with no same-size twin costs one dictionary
+lookup. A reused result is the same model with the file's own path in
 the result and in every problem. Sharing the model is safe: what a model works out later (a sample
 set read as integers) comes from the same bytes.
 
@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from checker.parse.base import OPEN_FLAGS, ParseResult, display_path, file_sha256
+from checker.parse.base import OPEN_FLAGS, ParseResult, display_path
 
 #: Files of one (kind, name, size) remembered for comparison; more is never seen in real trees.
 MAX_TWINS = 16
@@ -41,7 +41,6 @@ class _Parsed:
     result: ParseResult
     identity: tuple[int, ...]  # the file's stat when it was parsed: a twin is trusted only while it holds
     tail: bytes | None = None  # the last TAIL_BYTES, read on first need
-    digest: str | None = None  # SHA-256 (hex) of the content, computed on first need
 
 
 def _identity(info: os.stat_result) -> tuple[int, ...]:
@@ -101,25 +100,22 @@ class ContentMemo:
         size = info.st_size
         key = (kind, path.name, size)
         twins = self._seen.get(key)
-        digest: str | None = None
         tail: bytes | None = None
         if twins is not None:
             tail = _tail(path, size)
             for twin in [] if tail is None else twins.ending_with(tail, size):
-                if not _unchanged(twin):  # its tail and digest would no longer be those it was parsed from
+                if not _unchanged(twin):  # its bytes would no longer be those it was parsed from
                     continue
-                if size > TAIL_BYTES:
-                    digest = digest or file_sha256(path)
-                    twin.digest = twin.digest or _known_digest(twin.result) or file_sha256(twin.path)
-                    if digest is None or twin.digest != digest:
-                        continue
+                # a larger file is compared whole, and its twin's stat checked again after the reading
+                if size > TAIL_BYTES and not (_same_bytes(path, twin.path, size) and _unchanged(twin)):
+                    continue
                 self.reused += 1
                 return moved(twin.result, display_path(path, root))
         result = parser(path, root=root)
         if twins is None:
             twins = self._seen[key] = _Twins([], {})
         if twins.count < MAX_TWINS:
-            twins.add(_Parsed(path, result, _identity(info), tail, digest))
+            twins.add(_Parsed(path, result, _identity(info), tail))
         return result
 
 
@@ -150,15 +146,41 @@ def _tail(path: Path, size: int) -> bytes | None:
         os.close(fd)
 
 
-def _known_digest(result: ParseResult) -> str | None:
-    """The SHA-256 a parser computed anyway (the accuracy log's), so that the file is not read again."""
-    model = result.model
-    if "sha256" not in getattr(type(model), "model_fields", ()):
-        return None
-    value = model.sha256
-    if isinstance(value, str) and len(value) == 64 and not any(p.code == "unreadable" for p in result.problems):
-        return value.lower()
-    return None
+#: Bytes read from each file per step when two files of one size are compared whole.
+COMPARE_BLOCK = 1 << 20
+
+
+def _same_bytes(first: Path, second: Path, size: int) -> bool:
+    """Whether both files hold the same ``size`` bytes and end there; False on any read error.
+
+    Read side by side in blocks: two reads from the page cache and a comparison cost far less than
+    hashing either file (SHA-256 runs at about a byte per nanosecond)."""
+    try:
+        one = os.open(first, OPEN_FLAGS)
+    except OSError:
+        return False
+    try:
+        two = os.open(second, OPEN_FLAGS)
+    except OSError:
+        os.close(one)
+        return False
+    try:
+        done = 0
+        while True:
+            step = min(COMPARE_BLOCK, size - done) or 1  # at the end: one more byte, to see both end
+            a, b = os.read(one, step), os.read(two, step)
+            if a != b:
+                return False
+            if done == size:
+                return not a
+            if len(a) < step:
+                return False
+            done += step
+    except OSError:
+        return False
+    finally:
+        os.close(one)
+        os.close(two)
 
 
 def moved(result: ParseResult, shown: str) -> ParseResult:
