@@ -109,6 +109,27 @@ def test_key_scanner():
     assert [k.name for k in scan_top_level_keys('{"a": 1, "b": ')] == ["a", "b"]  # truncated: keys so far
 
 
+@pytest.mark.parametrize("text", [
+    '{"a{": "}", "b\\"": [1, {"c": 2}],\n "sub\\u006ditter": {"d": {"e": 1}}, "f": "x,\\"g\\": 1"}\n',
+    ' \r\n\t{ "a" :\n NaN ,"a":-Infinity,\n\n  "é\tx": "raw\ttab", "n": null}  ',  # constants, a repeat
+    '{"a": 1, "b": 2,}', '{"a": 1 "b": 2}', '{"a": 1, "b": ', '{"a": [1, 2}, "b": 3}', '{"a\\x": 1, "b": 2}',
+    '{}', '{ }', '[{"a": 1}]', 'x{"a": 1}', '{"a": 1}}', '{"a": {"b": 1}, "c": [{"d": "}"}]}',
+])
+def test_key_scanner_fast_path_agrees_with_the_token_scanner(text):
+    """A well-formed object is read key by key (values stepped over by the C decoder); the result is
+    the token scanner's for every text, broken ones included (they take the token scanner)."""
+    from checker.parse.json_lines import _keys_of_well_formed_object, _scan_tokens
+
+    assert scan_top_level_keys(text) == _scan_tokens(text)
+    try:
+        json.loads(text, strict=False)
+        well_formed = True
+    except ValueError:
+        well_formed = False
+    if well_formed and text.lstrip().startswith("{"):
+        assert _keys_of_well_formed_object(text) is not None
+
+
 # --- broken input ---------------------------------------------------------------------------------
 
 
@@ -207,3 +228,22 @@ def test_ten_megabyte_line(tmp_path):
     assert [p.code for p in result.problems][0] == "line_too_long"
     assert result.problems[0].line == 3
     assert result.model is None  # the skipped line leaves the JSON incomplete; reported, not raised
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=8,
+)
+
+
+@given(st.dictionaries(st.text(max_size=6), _JSON_VALUES, max_size=6), st.sampled_from([None, 0, 1, 4]),
+       st.text(alphabet=' {}[]",:\n', max_size=6))
+@settings(max_examples=150)
+def test_key_scanner_paths_agree_on_generated_objects(value, indent, tail):
+    from checker.parse.json_lines import _scan_tokens
+
+    text = json.dumps(value, indent=indent, ensure_ascii=False)
+    for candidate in (text, text[: len(text) // 2], text + tail, tail + text):
+        assert scan_top_level_keys(candidate) == _scan_tokens(candidate)
+    assert [k.name for k in scan_top_level_keys(text)] == list(value)

@@ -74,7 +74,64 @@ class JsonDocument(BaseModel):
         return [k.line for k in self.keys if k.name == name]
 
 
+#: JSON's whitespace, and a decoder that steps over one value (strict=False: raw control characters
+#: in strings, which the decode reports, are no reason to take the slow path here)
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+_VALUE_SKIPPER = json.JSONDecoder(strict=False)
+
+
 def scan_top_level_keys(text: str) -> list[KeyPosition]:
+    """Find the keys of the top-level JSON object and their positions (see :func:`_scan_tokens`).
+
+    A well-formed object (what a decoded file gives) is read key by key, each value stepped over by
+    the C decoder; anything else is scanned token by token."""
+    keys = _keys_of_well_formed_object(text)
+    return _scan_tokens(text) if keys is None else keys
+
+
+def _keys_of_well_formed_object(text: str) -> list[KeyPosition] | None:
+    """The top-level keys when ``text`` is one JSON object (whitespace around it allowed); None
+    at the first thing that is not, so that the token scanner decides what a broken text holds."""
+    space = _JSON_SPACE.match
+    pos = space(text).end()
+    if not text.startswith("{", pos):
+        return None
+    keys: list[KeyPosition] = []
+    line, line_start, counted = 1, 0, 0
+    pos = space(text, pos + 1).end()
+    if text.startswith("}", pos):
+        return keys
+    while True:
+        string = _STRING.match(text, pos)
+        if string is None:
+            return None
+        newlines = text.count("\n", counted, pos)
+        if newlines:
+            line += newlines
+            line_start = text.rfind("\n", counted, pos) + 1
+        counted = pos
+        try:
+            name = json.loads(string.group(), strict=False)
+        except ValueError:
+            return None
+        keys.append(KeyPosition(name=name, line=line, column=pos - line_start + 1))
+        pos = space(text, string.end()).end()
+        if not text.startswith(":", pos):
+            return None
+        try:
+            _, pos = _VALUE_SKIPPER.raw_decode(text, space(text, pos + 1).end())
+        except (ValueError, RecursionError):
+            return None
+        pos = space(text, pos).end()
+        if text.startswith(",", pos):
+            pos = space(text, pos + 1).end()
+        elif text.startswith("}", pos):
+            return keys
+        else:
+            return None
+
+
+def _scan_tokens(text: str) -> list[KeyPosition]:
     """Find the keys of the top-level JSON object and their positions, without decoding values.
 
     The scanner only tracks what it must: string literals (skipped whole, escapes included, so a
