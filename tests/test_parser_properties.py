@@ -442,3 +442,62 @@ def test_verify_round_trip(passed, figures):
     for number, (name, value) in enumerate(figures.items(), start=2):
         figure = model.figure(name)
         assert figure is not None and (figure.value, figure.line) == (value, number), name
+
+
+# ------------------------------------------------------------------------------------------------
+# Sample sets cut out of the text the whole-file regex reads (loadgen_detail._cut_sample_sets)
+
+_SET = st.lists(st.integers(min_value=0, max_value=99999), max_size=12).map(lambda v: ",".join(map(str, v)))
+_ODD = st.sampled_from(["", "\x00", "\x01", "]", "[", ",", " ", "\r", '"', "x"])
+
+
+@st.composite
+def _set_lines(draw, fmt: str) -> list[str]:
+    """Lines of one format around sample sets: well-formed and broken, long (cut) and short."""
+    lines = []
+    for _ in range(draw(st.integers(min_value=1, max_value=8))):
+        numbers = draw(_SET)
+        odd, where = draw(_ODD), draw(st.sampled_from(["set", "tail", "head", "none"]))
+        inner = numbers + odd if where == "set" else numbers
+        if fmt == "mllog":
+            line = mllog_line("loaded_qsl_set", [], False, False).replace("[]", f"[{inner}]", 1)
+            shape = draw(st.sampled_from(["record", "other key", "indented"]))
+            if shape == "other key":
+                line = mllog_line("generated_query_count", 5, False, False)
+            elif shape == "indented":
+                line = " " + line
+        else:
+            line = f'"pid": 7, "tid": 7, "ts": 1ns : Loading QSL : "set" : "[{inner}]"'
+            if draw(st.booleans()):
+                line = f'"pid": 7, "tid": 7, "ts": 2ns : {draw(_SETTING_NAME)} : {draw(_SETTING_VALUE)}'
+        if where == "tail":
+            line += odd
+        elif where == "head":
+            line = odd + line
+        lines.append(line)
+    return lines
+
+
+@SETTINGS
+@given(fmt=st.sampled_from(["mllog", "text2019"]), data=st.data(), crlf=st.booleans())
+def test_cut_sample_sets_read_as_the_streamed_lines(fmt, data, crlf):
+    """With every set long enough to be cut, the whole-file read gives the model and problems the
+    line-by-line reader gives, whatever odd byte sits in or around a set."""
+    from checker.parse import loadgen_detail
+
+    head = (mllog_line("loadgen_version", "4.1", False, False) if fmt == "mllog"
+            else '"pid": 7, "tid": 7, "ts": 1ns : version : .5a1 @ 6958607d52')
+    lines = [head, *data.draw(_set_lines(fmt))]
+    with scratch() as folder:
+        path = folder / "mlperf_log_detail.txt"
+        path.write_bytes(("\r\n" if crlf else "\n").join(lines).encode())
+        with mock.patch.object(loadgen_detail, "CUT_MIN_CHARS", 0):
+            loadgen_detail.clear_caches()
+            whole = parse("loadgen_detail", path, folder)
+        with mock.patch.object(loadgen_detail, "read_small_text", return_value=None):
+            loadgen_detail.clear_caches()
+            streamed = parse("loadgen_detail", path, folder)
+    assert [p.model_dump() for p in whole.problems] == [p.model_dump() for p in streamed.problems]
+    assert (whole.model is None) == (streamed.model is None)
+    if whole.model is not None:
+        assert whole.model.model_dump() == streamed.model.model_dump()
