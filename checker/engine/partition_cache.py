@@ -262,6 +262,8 @@ class PartitionCache:
         self._read: dict[str, list] = {}
         #: the files handed to the parse cache, forgotten when their submitter is done
         self._remembered: dict[str, list[str]] = {}
+        #: each missed submitter's fingerprints, for a worker process that checks it (:meth:`handoff`)
+        self._handoff: dict[str, list] = {}
 
     def _entry(self, submission: Submission) -> Path:
         key = hashlib.sha256(f"{self._config}\0{self._root}\0{submission.rel}".encode(
@@ -276,6 +278,7 @@ class PartitionCache:
         from checker.engine import cache
 
         self._read.pop(submission.rel, None)
+        self._handoff.pop(submission.rel, None)
         cache.forget(self._remembered.pop(submission.rel, []))
 
     def stamp(self, submission: Submission) -> str | None:
@@ -312,6 +315,14 @@ class PartitionCache:
         for path, ident, found in read:
             cache.remember(path, ident, found)
         self._remembered[submission.rel] = [path for path, _, _ in read]
+        self._handoff[submission.rel] = read
+
+    def handoff(self, submission: Submission) -> list:
+        """The fingerprints a missed submitter's files were stamped with, (path, stat identity,
+        fingerprint) each: a worker process remembers them (:func:`checker.engine.cache.remember`)
+        so that it reads no file's head and tail again, whether forked before or after the stamp, or
+        spawned."""
+        return self._handoff.pop(submission.rel, [])
 
     def load(self, submission: Submission, stamp: str | None) -> Partition | None:
         if stamp is None:

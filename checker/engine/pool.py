@@ -72,9 +72,9 @@ class WorkerPool:
         for _ in range(workers):
             self._executor.submit(_ready)
 
-    def submit(self, function: Callable[[Any, Any], Any], job: Any, item: Any) -> Future:
-        """``function(job, item)`` in a worker (``function`` must be importable by name)."""
-        return self._executor.submit(function, job, item)
+    def submit(self, function: Callable[..., Any], job: Any, *items: Any) -> Future:
+        """``function(job, *items)`` in a worker (``function`` must be importable by name)."""
+        return self._executor.submit(function, job, *items)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)

@@ -30,10 +30,12 @@ from __future__ import annotations
 import os
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from checker.discover import ResultUnit, Submission, Tree
 from checker.engine.context import Context
@@ -45,6 +47,9 @@ from checker.engine.registry import REGISTRY, RuleSpec, Violation, load_all_chec
 from checker.engine.rulepack import RulePack
 from checker.engine.waivers import Waiver, match
 from checker.findings import Finding, Scope, Severity, as_text
+
+if TYPE_CHECKING:
+    from checker.engine.partition_cache import PartitionCache
 
 #: ``progress(done, total, label, results)``: called after each partition (submitter folder);
 #: ``results`` is the tree's size.
@@ -355,9 +360,20 @@ def check_partition(job: _Job, tree: Tree, donated: dict | None = None) -> Parti
     return partition
 
 
-def _partition_task(job: _Job, tree: Tree) -> Partition:
-    """A partition checked in a worker process (see :class:`checker.engine.pool.WorkerPool`)."""
-    return check_partition(job, tree)
+def _partition_task(job: _Job, tree: Tree, known: list | None = None) -> Partition:
+    """A partition checked in a worker process (see :class:`checker.engine.pool.WorkerPool`);
+    ``known``: its files' fingerprints from the partition cache's stamp (see
+    :meth:`~checker.engine.partition_cache.PartitionCache.handoff`), remembered while it is checked."""
+    if not known:
+        return check_partition(job, tree)
+    from checker.engine import cache
+
+    for path, ident, found in known:
+        cache.remember(path, ident, found)
+    try:
+        return check_partition(job, tree)
+    finally:
+        cache.forget([path for path, _, _ in known])
 
 
 def default_jobs() -> int:
@@ -385,57 +401,104 @@ def _run_partitions(job: _Job, tree: Tree, jobs: int, donated: dict,
                     on_done: Callable[[str], None], pool: WorkerPool | None = None) -> tuple[list[Partition], int, int]:
     """Every submission's partition, in tree order; the number of worker processes used; the number
     of partitions taken from the on-disk partition cache (``job.cache_dir``). ``pool``: workers
-    started earlier (see :func:`pool_for`); the caller closes it."""
+    started earlier (see :func:`pool_for`); the caller closes it.
+
+    The partitions are taken largest first, so that no big submitter starts last and runs alone.
+    With the cache, each is stamped and looked up in turn; the misses go to worker processes as soon
+    as they are worth starting (see :func:`_pool_size`), so that the workers check while the rest of
+    the tree is stamped. Partitions left when the stamping ends without that are checked here."""
     parts = [_partition_tree(tree, submission) for submission in tree.submissions]
     results: list[Partition | None] = [None] * len(parts)
     stamps: list[str | None] = [None] * len(parts)
+    order = sorted(range(len(parts)), key=lambda i: -len(parts[i].submissions[0].units))
     store = None
     if job.cache_dir is not None:
         from checker.engine.partition_cache import PartitionCache
 
         store = PartitionCache(job.cache_dir, job, tree)
-        for index, part in enumerate(parts):
-            stamps[index] = store.stamp(part.submissions[0])
-            cached = store.load(part.submissions[0], stamps[index])
-            if cached is not None:
-                cached.parser_calls = cached.cache_hits = 0
-                results[index] = cached
-                on_done(part.submissions[0].rel)
-    todo = [i for i in range(len(parts)) if results[i] is None]
-    workers = _pool_size(pool.workers if pool is not None else jobs, len(todo),
-                         sum(len(parts[i].submissions[0].units) for i in todo))
-    if workers == 1:
-        for index in todo:
+    dispatch = _Dispatch(job, parts, jobs, pool, store)
+    try:
+        for position, index in enumerate(order):
+            submission = parts[index].submissions[0]
+            if store is not None:
+                stamps[index] = store.stamp(submission)
+                cached = store.load(submission, stamps[index])
+                if cached is not None:
+                    cached.parser_calls = cached.cache_hits = 0
+                    results[index] = cached
+                    on_done(submission.rel)
+                    continue
+            dispatch.add(index, unstamped=len(order) - position - 1)
+        dispatch.start_if_worth(unstamped=0)
+        for index in sorted(dispatch.left):  # not worth a worker process: checked here, in tree order
             part = parts[index]
             mine = {key: donated.pop(key) for key in list(donated) if _under(key[0], part.submissions[0].path)}
             results[index] = check_partition(job, part, mine)
             if store is not None:
                 store.store(part.submissions[0], stamps[index], results[index])
             on_done(part.submissions[0].rel)
-    else:
+        for index, result in dispatch.results():
+            results[index] = result
+            if store is not None:
+                store.store(parts[index].submissions[0], stamps[index], result)
+            on_done(parts[index].submissions[0].rel)
+    finally:
+        dispatch.close()
+    hits = store.hits if store is not None else 0
+    return [r for r in results if r is not None], dispatch.workers, hits
+
+
+class _Dispatch:
+    """The partitions to check, sent to worker processes once there are enough of them to be worth
+    the workers (see :func:`_pool_size`); until then (or for good) they stay :attr:`left` to the caller."""
+
+    def __init__(self, job: _Job, parts: list[Tree], jobs: int, pool: WorkerPool | None,
+                 store: PartitionCache | None) -> None:
+        self.job, self.parts, self.store = job, parts, store
+        self.jobs = pool.workers if pool is not None else jobs
+        self.given = pool
+        self.pool: WorkerPool | None = None
+        self.left: list[int] = []
+        self.futures: dict[Future, int] = {}
+        self.workers = 1
+
+    def add(self, index: int, unstamped: int) -> None:
+        self.left.append(index)
+        if self.store is not None:  # without the cache every partition is known before the first is sent
+            self.start_if_worth(unstamped)
+
+    def start_if_worth(self, unstamped: int) -> None:
+        """Send the partitions left to workers once two of them (with up to ``unstamped`` more to
+        come) are worth the workers: a single changed submitter is checked here, without starting any."""
+        if self.pool is None:
+            if len(self.left) < 2:
+                return
+            units = sum(len(self.parts[i].submissions[0].units) for i in self.left)
+            workers = _pool_size(self.jobs, len(self.left) + unstamped, units)
+            if workers <= 1:
+                return
+            self.workers = workers
+            self.pool = self.given or WorkerPool(workers)
+        for index in self.left:
+            known = self.store.handoff(self.parts[index].submissions[0]) if self.store is not None else None
+            self.futures[self.pool.submit(_partition_task, self.job, self.parts[index], known)] = index
+        self.left = []
+
+    def results(self) -> Iterator[tuple[int, Partition]]:
+        """(index, partition) of each sent partition as it completes; one whose worker died is checked here."""
         from concurrent.futures import as_completed
 
-        own = pool is None
-        workers_pool = WorkerPool(workers) if own else pool
-        assert workers_pool is not None
-        try:
-            # largest first, so that no big submitter starts last and runs alone
-            order = sorted(todo, key=lambda i: -len(parts[i].submissions[0].units))
-            futures = {workers_pool.submit(_partition_task, job, parts[i]): i for i in order}
-            for future in as_completed(futures):
-                index = futures[future]
-                try:
-                    results[index] = future.result()
-                except Exception:  # noqa: BLE001 - a dead worker: check that partition here instead
-                    results[index] = check_partition(job, parts[index])
-                if store is not None:
-                    store.store(parts[index].submissions[0], stamps[index], results[index])
-                on_done(parts[index].submissions[0].rel)
-        finally:
-            if own:
-                workers_pool.close()
-    hits = store.hits if store is not None else 0
-    return [r for r in results if r is not None], workers, hits
+        for future in as_completed(self.futures):
+            index = self.futures[future]
+            try:
+                result = future.result()
+            except Exception:  # noqa: BLE001 - a dead worker: check that partition here instead
+                result = check_partition(self.job, self.parts[index])
+            yield index, result
+
+    def close(self) -> None:
+        if self.pool is not None and self.pool is not self.given:
+            self.pool.close()
 
 
 def _under(path: Path, folder: Path) -> bool:
