@@ -459,11 +459,13 @@ class _Dispatch:
         self.given = pool
         self.pool: WorkerPool | None = None
         self.left: list[int] = []
+        self.left_units = 0  # results in the partitions left
         self.futures: dict[Future, int] = {}
         self.workers = 1
 
     def add(self, index: int, unstamped: int) -> None:
         self.left.append(index)
+        self.left_units += len(self.parts[index].submissions[0].units)
         if self.store is not None:  # without the cache every partition is known before the first is sent
             self.start_if_worth(unstamped)
 
@@ -473,8 +475,7 @@ class _Dispatch:
         if self.pool is None:
             if len(self.left) < 2:
                 return
-            units = sum(len(self.parts[i].submissions[0].units) for i in self.left)
-            workers = _pool_size(self.jobs, len(self.left) + unstamped, units)
+            workers = _pool_size(self.jobs, len(self.left) + unstamped, self.left_units)
             if workers <= 1:
                 return
             self.workers = workers
@@ -482,7 +483,7 @@ class _Dispatch:
         for index in self.left:
             known = self.store.handoff(self.parts[index].submissions[0]) if self.store is not None else None
             self.futures[self.pool.submit(_partition_task, self.job, self.parts[index], known)] = index
-        self.left = []
+        self.left, self.left_units = [], 0
 
     def results(self) -> Iterator[tuple[int, Partition]]:
         """(index, partition) of each sent partition as it completes; one whose worker died is checked here."""
