@@ -14,6 +14,7 @@ from checker.engine.runner import Progress, engine_finding, pool_for, run_checks
 from checker.engine.waivers import TREE_FILE, Waiver, load_cli_waivers, read_waiver_file
 from checker.findings import Finding, Scope, Severity
 from checker.report.document import ReportDocument, build_document
+from checker.runtime import long_lived
 
 
 def run_check(
@@ -99,7 +100,8 @@ def run_check(
         outcome = run_checks(tree, pack, select=select, ignore=ignore, extra_findings=extra, waivers=waivers,
                              today=today, progress=progress, options={"annotations": dict(annotations or {})},
                              jobs=jobs, cache_dir=cache, evidence=evidence, pool=pool)
-        return build_document(outcome, round_source=source, round_notes=notes, tree=path)
+        with long_lived():  # the report lives until it is written
+            return build_document(outcome, round_source=source, round_notes=notes, tree=path)
     finally:
         if pool is not None:
             pool.close()

@@ -36,3 +36,35 @@ def test_peak_rss_is_independent_of_log_size(tmp_path, payload_bytes):
     assert large["detail_bytes"] >= 3 * small["detail_bytes"] - 1024 * 1024
     assert abs(large["peak_rss_mb"] - small["peak_rss_mb"]) < GROWTH_BOUND_MB, (small, large)
     assert not list(tmp_path.iterdir()), "the generated trees were not deleted"
+
+
+def test_long_lived_block_pauses_and_freezes_only_in_a_tuned_process(monkeypatch):
+    """checker.runtime.long_lived: in the CLI's tuned process the block runs without collections and
+    what it made is frozen afterwards (no later collection walks it); a library caller's collector is
+    left exactly as it was."""
+    import gc
+
+    from checker import runtime
+
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    with runtime.long_lived():
+        assert gc.isenabled()
+        kept = [[index] for index in range(1000)]
+    assert gc.isenabled() and gc.get_freeze_count() == frozen  # not tuned: nothing changed
+
+    monkeypatch.setattr(runtime, "_TUNED", True)
+    try:
+        with runtime.long_lived():
+            assert not gc.isenabled()
+            kept = [[index] for index in range(1000)]
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= frozen + len(kept)
+        assert gc.get_count()[0] < 100  # the young generation starts again after the freeze
+        gc.disable()  # a collector the caller switched off stays off
+        with runtime.long_lived():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()  # give the test session's objects back to the collector

@@ -390,6 +390,23 @@ def test_undecodable_folder_names_reach_every_format_as_replacement_characters(c
         assert name not in text, fmt
 
 
+def test_surrogate_test_of_a_model_sees_values_and_keys_and_spares_real_replacement_characters():
+    """The report's quick test serializes to JSON, which refuses a lone surrogate in a value but writes
+    U+FFFD for one in a dict key: both must count, and a real U+FFFD must not (a full test decides)."""
+    from pydantic import BaseModel
+
+    from checker.report.escape import model_may_hold_lone_surrogates
+
+    class Doc(BaseModel):
+        names: list[str] = []
+        fields: dict[str, str] = {}
+
+    assert model_may_hold_lone_surrogates(Doc(names=["Ali\udcffbaba"]))
+    assert model_may_hold_lone_surrogates(Doc(fields={"Ali\udcffbaba": "x"}))
+    assert model_may_hold_lone_surrogates(Doc(fields={"x": "\ud800"}))
+    assert not model_may_hold_lone_surrogates(Doc(names=["plain", "Ali\ufffdbaba"], fields={"\ufffd": "x"}))
+
+
 # -- CLI, outputs, progress ------------------------------------------------------------------------
 
 

@@ -72,6 +72,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from checker import __version__
+from checker.runtime import long_lived
 
 if TYPE_CHECKING:
     from checker.discover import Submission, Tree
@@ -289,7 +290,8 @@ class PartitionCache:
 
         entry = self._files_entry(submission)
         try:
-            stored_format, memo = cache.read_entry(entry)
+            with long_lived():
+                stored_format, memo = cache.read_entry(entry)
             if stored_format != FORMAT or not isinstance(memo, dict):
                 memo = {}
         except Exception:  # noqa: BLE001 - no remembered fingerprints: every file is read
@@ -331,7 +333,8 @@ class PartitionCache:
         from checker.engine.cache import read_entry
 
         try:
-            stored_format, stored_stamp, partition = read_entry(self._entry(submission))
+            with long_lived():
+                stored_format, stored_stamp, partition = read_entry(self._entry(submission))
             if stored_format != FORMAT or stored_stamp != stamp:
                 self._miss(submission)
                 return None

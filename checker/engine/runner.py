@@ -47,6 +47,7 @@ from checker.engine.registry import REGISTRY, RuleSpec, Violation, load_all_chec
 from checker.engine.rulepack import RulePack
 from checker.engine.waivers import Waiver, match
 from checker.findings import Finding, Scope, Severity, as_text
+from checker.runtime import long_lived
 
 if TYPE_CHECKING:
     from checker.engine.partition_cache import PartitionCache
@@ -551,72 +552,74 @@ def run_checks(
             progress(done[0], total, label, len(units))
 
     partitions, workers, partition_hits = _run_partitions(job, tree, jobs, evidence.donated, on_done, pool)
-    # merged in tree order (partitions are the tree's submissions, in order), whatever ran where
-    systems: dict[str, SystemFacts] = {}
-    unit_facts: list[ResultFacts] = []
-    metrics: list[Metric | None] = []
-    for partition in partitions:
-        findings.extend(partition.findings)
-        metrics.extend(partition.metrics)
-        unit_facts.extend(partition.facts)
-        systems.update(partition.systems)
-    results = [ResultReport(unit=unit, verdict="valid", metric=metric)
-               for unit, metric in zip(units, metrics, strict=True)]
-    findings.extend(_parse_findings(evidence, pack, select, ignore))
-    checks_done = time.perf_counter()
+    # what follows lives until the report is written (see long_lived)
+    with long_lived():
+        # merged in tree order (partitions are the tree's submissions, in order), whatever ran where
+        systems: dict[str, SystemFacts] = {}
+        unit_facts: list[ResultFacts] = []
+        metrics: list[Metric | None] = []
+        for partition in partitions:
+            findings.extend(partition.findings)
+            metrics.extend(partition.metrics)
+            unit_facts.extend(partition.facts)
+            systems.update(partition.systems)
+        results = [ResultReport(unit=unit, verdict="valid", metric=metric)
+                   for unit, metric in zip(units, metrics, strict=True)]
+        findings.extend(_parse_findings(evidence, pack, select, ignore))
+        checks_done = time.perf_counter()
 
-    today = today or date.today()
-    active = [w for w in waivers if not w.expired(today)]
-    for waiver in waivers:
-        waiver.matched, waiver.state = 0, "unused"
-        if waiver.expired(today):
-            waiver.state = "expired"
-            extra = engine_finding(
-                pack, select, ignore, "S023", scope=Scope(), path=waiver.tree_path,
-                message=f"{waiver.label} expired on {waiver.expires}; not applied (reason was: {waiver.reason})",
-                expected=f"a date on or after {today}", found=str(waiver.expires))
-            if extra is not None:
-                findings.append(extra)
-    findings = _deduplicate(findings)
-    findings.sort(key=Finding.sort_key)
-    findings = _apply_waivers(findings, results, active)
-    ran = {s.id for s in specs}
-    unused = []
-    for waiver in active:
-        if waiver.matched:
-            waiver.state = "applied"
-        spec = REGISTRY.get(waiver.rule)
-        applies = spec is not None and selected(waiver.rule, select, ignore) and (
-            waiver.rule in ran or (spec.check is None and engine_severity(pack, waiver.rule, spec.default_severity)))
-        if waiver.matched == 0 and applies:
-            extra = engine_finding(
-                pack, select, ignore, "S022", scope=Scope(), path=waiver.tree_path,
-                message=f"{waiver.label} matched no finding (path {', '.join(waiver.paths)})",
-                expected="a finding of the rule under the path", found="none")
-            if extra is not None:
-                unused.append(extra)
-    if unused:
-        findings = sorted(findings + unused, key=Finding.sort_key)
-        for report in results:
-            report.findings = sorted(report.findings + unused, key=Finding.sort_key)
-    for report, facts in zip(results, unit_facts, strict=True):
-        report.facts = facts
-    verdicts_done = time.perf_counter()
+        today = today or date.today()
+        active = [w for w in waivers if not w.expired(today)]
+        for waiver in waivers:
+            waiver.matched, waiver.state = 0, "unused"
+            if waiver.expired(today):
+                waiver.state = "expired"
+                extra = engine_finding(
+                    pack, select, ignore, "S023", scope=Scope(), path=waiver.tree_path,
+                    message=f"{waiver.label} expired on {waiver.expires}; not applied (reason was: {waiver.reason})",
+                    expected=f"a date on or after {today}", found=str(waiver.expires))
+                if extra is not None:
+                    findings.append(extra)
+        findings = _deduplicate(findings)
+        findings.sort(key=Finding.sort_key)
+        findings = _apply_waivers(findings, results, active)
+        ran = {s.id for s in specs}
+        unused = []
+        for waiver in active:
+            if waiver.matched:
+                waiver.state = "applied"
+            spec = REGISTRY.get(waiver.rule)
+            applies = spec is not None and selected(waiver.rule, select, ignore) and (
+                waiver.rule in ran or (spec.check is None and engine_severity(pack, waiver.rule, spec.default_severity)))
+            if waiver.matched == 0 and applies:
+                extra = engine_finding(
+                    pack, select, ignore, "S022", scope=Scope(), path=waiver.tree_path,
+                    message=f"{waiver.label} matched no finding (path {', '.join(waiver.paths)})",
+                    expected="a finding of the rule under the path", found="none")
+                if extra is not None:
+                    unused.append(extra)
+        if unused:
+            findings = sorted(findings + unused, key=Finding.sort_key)
+            for report in results:
+                report.findings = sorted(report.findings + unused, key=Finding.sort_key)
+        for report, facts in zip(results, unit_facts, strict=True):
+            report.facts = facts
+        verdicts_done = time.perf_counter()
 
-    deselected = [rule_id for rule_id in sorted(pack.rules)
-                  if rule_id not in ran and pack.severity(rule_id, Severity.ERROR) is not None
-                  and not selected(rule_id, select, ignore)]
-    end = time.perf_counter()
-    timings = {"checks_s": checks_done - started, "verdicts_s": verdicts_done - checks_done,
-               "report_facts_s": end - verdicts_done, "total_s": end - started}
-    stats = {"jobs": workers, "partitions": len(partitions),
-             "parser_calls": evidence.parser_calls + sum(p.parser_calls for p in partitions),
-             "cache_hits": sum(p.cache_hits for p in partitions), "partition_cache_hits": partition_hits}
-    evidence.release()
-    if cache_dir is not None:  # the last group files (the tree-level ones too) are on disk when check returns
-        from checker.engine.cache import run_done
+        deselected = [rule_id for rule_id in sorted(pack.rules)
+                      if rule_id not in ran and pack.severity(rule_id, Severity.ERROR) is not None
+                      and not selected(rule_id, select, ignore)]
+        end = time.perf_counter()
+        timings = {"checks_s": checks_done - started, "verdicts_s": verdicts_done - checks_done,
+                   "report_facts_s": end - verdicts_done, "total_s": end - started}
+        stats = {"jobs": workers, "partitions": len(partitions),
+                 "parser_calls": evidence.parser_calls + sum(p.parser_calls for p in partitions),
+                 "cache_hits": sum(p.cache_hits for p in partitions), "partition_cache_hits": partition_hits}
+        evidence.release()
+        if cache_dir is not None:  # the last group files (the tree-level ones too) are on disk when check returns
+            from checker.engine.cache import run_done
 
-        run_done()
-    return RunOutcome(pack=pack, tree=tree, findings=findings, results=results, timings=timings,
-                      rules_run=[s.id for s in specs], rules_deselected=deselected, evidence=evidence,
-                      systems=systems, waivers=list(waivers), stats=stats)
+            run_done()
+        return RunOutcome(pack=pack, tree=tree, findings=findings, results=results, timings=timings,
+                          rules_run=[s.id for s in specs], rules_deselected=deselected, evidence=evidence,
+                          systems=systems, waivers=list(waivers), stats=stats)

@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from checker import __version__
 from checker.engine.runner import RunOutcome
 from checker.findings import Finding, Severity
-from checker.report.escape import may_hold_lone_surrogates, scrub
+from checker.report.escape import model_may_hold_lone_surrogates, scrub
 
 SCHEMA_VERSION = 1
 
@@ -205,7 +205,10 @@ class ReportDocument(BaseModel):
 
 
 def finding_out(finding: Finding) -> FindingOut:
-    return FindingOut(
+    """The report's copy of a finding; built without validation, as every field comes typed from the
+    (validated) :class:`~checker.findings.Finding`: a report of a whole repository holds tens of
+    thousands (tests/test_reports.py compares the report read back from JSON, validated, with it)."""
+    return FindingOut.model_construct(
         rule=finding.rule,
         severity=finding.severity.value,
         message=finding.message,
@@ -332,10 +335,9 @@ def build_document(outcome: RunOutcome, round_source: str, round_notes: list[str
         timings={k: round(v, 4) for k, v in outcome.timings.items()},
     )
     # undecodable names (lone surrogates) would stop every encoder: replace them once, here
-    dump = document.model_dump()
-    if not may_hold_lone_surrogates(dump):
+    if not model_may_hold_lone_surrogates(document):
         return document
-    return ReportDocument.model_validate(scrub(dump))
+    return ReportDocument.model_validate(scrub(document.model_dump()))
 
 
 def report_schema() -> dict[str, Any]:

@@ -53,6 +53,25 @@ def may_hold_lone_surrogates(value: Any) -> bool:
     return _SURROGATE_REPR.search(repr(value)) is not None
 
 
+#: what a serializer may leave for a lone surrogate it did not refuse: U+FFFD, or a JSON escape
+_SURROGATE_TRACE = re.compile("\ufffd|\\\\u[dD][89a-fA-F]")
+
+
+def model_may_hold_lone_surrogates(model: Any) -> bool:
+    """:func:`may_hold_lone_surrogates` for a pydantic model, through its JSON (about 3x faster).
+
+    pydantic's serializer refuses a lone surrogate in a value, but in a dict key it writes U+FFFD;
+    the text is therefore also searched for U+FFFD (and for an escaped surrogate, should a later
+    version write one), and only then does the full test run on the dumped model."""
+    try:
+        text = model.model_dump_json()
+    except ValueError:  # pydantic_core's serialization error: a value the encoder refused
+        return True
+    if _SURROGATE_TRACE.search(text) is None:
+        return False
+    return may_hold_lone_surrogates(model.model_dump())
+
+
 def scrub(value: Any) -> Any:
     """:func:`scrub_text` applied to every string (and key) of a nested JSON-like value."""
     if isinstance(value, str):
