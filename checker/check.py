@@ -52,7 +52,14 @@ def run_check(
     waivers: list[Waiver] = []
     if waivers_file is not None:
         waivers.extend(load_cli_waivers(waivers_file, known_rules))
-    tree = discover(path, submitter=submitter, keep_listings=cache is not None)  # listed once, for stamps too
+    early_stamps = None
+    if cache is None:
+        tree = discover(path, submitter=submitter)
+    else:  # listed once, for the stamps too; on a large tree with a warm cache, in two processes
+        from checker.engine.prestamp import sweep_and_stamp
+
+        tree = discover(path, submitter=submitter, keep_listings=True, sweep=False)
+        early_stamps = sweep_and_stamp(tree, cache, jobs)
     disk = None
     if cache is not None:
         from checker.engine.cache import ParseCache
@@ -99,7 +106,7 @@ def run_check(
             extra.extend(audit_mapped_models(models, tree, pack, select=select, ignore=ignore))
         outcome = run_checks(tree, pack, select=select, ignore=ignore, extra_findings=extra, waivers=waivers,
                              today=today, progress=progress, options={"annotations": dict(annotations or {})},
-                             jobs=jobs, cache_dir=cache, evidence=evidence, pool=pool)
+                             jobs=jobs, cache_dir=cache, evidence=evidence, pool=pool, early_stamps=early_stamps)
         with long_lived():  # the report lives until it is written
             return build_document(outcome, round_source=source, round_notes=notes, tree=path)
     finally:

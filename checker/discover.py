@@ -160,9 +160,12 @@ def _is_dir(entry: os.DirEntry[str]) -> bool:
 
 
 def discover(root: Path, results_dir: str = "results", submitter: str | None = None,
-             divisions: tuple[str, ...] = DIVISIONS_ALL, keep_listings: bool = False) -> Tree:
+             divisions: tuple[str, ...] = DIVISIONS_ALL, keep_listings: bool = False, sweep: bool = True) -> Tree:
     """Walk a results tree (the folder holding ``closed/``, ``open/``…) into a :class:`Tree`;
-    ``keep_listings``: fill :attr:`Tree.listings`."""
+    ``keep_listings``: fill :attr:`Tree.listings`. ``sweep`` False: the layout only; the caller
+    then sweeps each submitter folder for links (:func:`sweep_submission`) and adds what it finds to
+    :attr:`Tree.oddities` in the order of :attr:`Tree.submissions`, as this function does (see
+    :mod:`checker.engine.prestamp`, which sweeps half of them in another process)."""
     tree = Tree(root=root, listings={} if keep_listings else None)
     top_scope = Scope()
     for entry in list_dir(tree, root, top_scope):
@@ -178,19 +181,22 @@ def discover(root: Path, results_dir: str = "results", submitter: str | None = N
             if submitter is not None and entry.name != submitter:
                 continue
             tree.submissions.append(_submission(tree, division, entry.name, Path(entry.path), results_dir))
-    for submission in tree.submissions:
-        _sweep_links(tree, submission)
+    if sweep:
+        for submission in tree.submissions:
+            tree.oddities.extend(sweep_submission(tree, submission))
     return tree
 
 
-def _sweep_links(tree: Tree, sub: Submission) -> None:
-    """Report every symlink below a submitter folder that leaves the tree or points nowhere.
+def sweep_submission(tree: Tree, sub: Submission) -> list[Oddity]:
+    """Every symlink below a submitter folder that leaves the tree or points nowhere, as oddities
+    (the caller adds them to the tree's; those discovery's layout walk already reported are left out).
 
     The layout walk above only lists the folders down to the scenario; links further down (a log
     file, a run folder, a measurements file) are found here, so that each is reported once and no
     reader follows it (see :func:`inside_tree`). Symlinked folders are not descended into.
     """
     seen = {oddity.path for oddity in tree.oddities}
+    found: list[Oddity] = []
     # a pre-order walk in name order (what os.walk(followlinks=False) with sorted names gives), with
     # the entries' own type bits: no stat call except for the symlinks themselves
     stack = [str(sub.path)]
@@ -222,10 +228,11 @@ def _sweep_links(tree: Tree, sub: Submission) -> None:
                 continue
             scope = _scope_of(sub, rel)
             if broken:
-                tree.oddities.append(Oddity("broken_symlink", rel, scope, "points nowhere (or is a loop)"))
+                found.append(Oddity("broken_symlink", rel, scope, "points nowhere (or is a loop)"))
             elif not _inside(tree.root, path):
-                tree.oddities.append(Oddity("symlink_outside", rel, scope, "points outside the tree; not followed"))
+                found.append(Oddity("symlink_outside", rel, scope, "points outside the tree; not followed"))
         stack.extend(reversed(folders))
+    return found
 
 
 def _scope_of(sub: Submission, rel: str) -> Scope:

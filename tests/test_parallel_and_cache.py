@@ -369,3 +369,106 @@ def test_partition_stamps_reuse_the_listings_of_discovery(tmp_path, partition_st
     assert listed == []
     assert digest(tree / "closed" / "mlperf-audit-demo") is not None  # without listings it lists: the spy sees it
     assert listed
+
+
+# -- a warm run of a large tree sweeps and stamps half of the submitter folders in a forked child --
+
+def _tree_with_links(corpus, tmp_path) -> Path:
+    """v0.7 (hard-linked) with a broken link in every submitter folder (so that both halves find
+    oddities) and a link out of the tree."""
+    import os
+
+    tree = tmp_path / "tree"
+    _linked_copy(corpus("v0.7"), tree)
+    submitters = sorted(p for p in tree.glob("*/*") if p.is_dir())
+    for submitter in submitters:  # below the scenario folders: found by the sweep, not the layout walk
+        for run in sorted(submitter.glob("results/*/*/*/performance"))[:1]:
+            os.symlink("nowhere.txt", run / "broken_link.txt")
+    os.symlink(tmp_path, next(submitters[-1].glob("results/*/*/*/performance")) / "outside")
+    return tree
+
+
+def test_stamps_taken_in_two_processes_equal_those_taken_in_one(corpus, tmp_path, monkeypatch):
+    from checker.discover import discover
+    from checker.engine import cache as parse_cache
+    from checker.engine import partition_cache, prestamp
+    from checker.engine.partition_cache import partitions_folder, stamp_files
+
+    monkeypatch.setattr(prestamp, "MIN_RESULTS", 0)
+    monkeypatch.setattr(partition_cache, "SETTLE_S", 0)  # the links just made count as settled
+    tree = _tree_with_links(corpus, tmp_path)
+    cache = tmp_path / "cache"
+    run_check(tree, round_name="v0.7", jobs=1, cache=cache)  # remembers every folder's fingerprints
+    parse_cache.wait_for_writes()  # no writer thread left: the process may fork
+    serial = discover(tree)
+    assert {o.kind for o in serial.oddities} >= {"broken_symlink", "symlink_outside"}
+    assert len({o.scope.submitter for o in serial.oddities if "/performance/" in o.path}) > 4
+    folder = partitions_folder(cache)
+    expected = [stamp_files(folder, str(tree), submission).files for submission in serial.submissions]
+    assert all(expected)  # a link out of the tree is stamped by its target text, never followed
+
+    for child in ("works", "sends_none", "dies"):
+        if child == "sends_none":
+            monkeypatch.setattr(prestamp, "_sweep_one", _failing_in_child(prestamp._sweep_one))
+        if child == "dies":
+            monkeypatch.setattr(prestamp, "_child", _dying_child)
+        split = discover(tree, keep_listings=True, sweep=False)
+        assert prestamp.worth_splitting(split, cache, jobs=2)
+        stamps = prestamp.sweep_and_stamp(split, cache, jobs=2)
+        assert split.oddities == serial.oddities, child
+        assert [stamps[s.rel].files for s in split.submissions] == expected, child
+        assert all(stamps[s.rel].read is not None for s in split.submissions if stamps[s.rel].changed)
+
+
+def _failing_in_child(real):
+    import os
+
+    parent = os.getpid()
+
+    def sweep_one(*args):
+        if os.getpid() != parent:
+            raise MemoryError("in the child")
+        return real(*args)
+
+    return sweep_one
+
+
+def _dying_child(writer, *args) -> None:
+    import os
+
+    os._exit(3)  # no message at all: the parent sees the pipe close
+
+
+def test_split_stamping_run_equals_one_process_run(corpus, tmp_path, monkeypatch, partition_stats, parser_calls):
+    """End to end: with the split (forced on the small tree), a warm run hits every partition and a
+    run after one changed file checks only that submitter; both reports equal an uncached run's."""
+    from checker.engine import cache as parse_cache
+    from checker.engine import partition_cache, prestamp
+
+    monkeypatch.setattr(prestamp, "MIN_RESULTS", 0)
+    monkeypatch.setattr(partition_cache, "SETTLE_S", 0)  # the links just made count as settled
+    splits: list[bool] = []
+    real_worth = prestamp.worth_splitting
+    monkeypatch.setattr(prestamp, "worth_splitting", lambda *a: splits.append(real_worth(*a)) or splits[-1])
+    tree = _tree_with_links(corpus, tmp_path)
+    cache = tmp_path / "cache"
+    uncached = _json_bytes(run_check(tree, round_name="v0.7", jobs=2))
+    cold = _json_bytes(run_check(tree, round_name="v0.7", jobs=2, cache=cache))
+    assert splits == [False] and cold == uncached  # nothing remembered yet: stamped while checking
+    partitions = partition_stats[-1]["partitions"]
+    parse_cache.wait_for_writes()  # no writer thread left: the process may fork
+    warm = _json_bytes(run_check(tree, round_name="v0.7", jobs=2, cache=cache))
+    assert splits[-1] is True and warm == uncached
+    assert partition_stats[-1]["partition_cache_hits"] == partitions
+
+    changed = sorted(tree.glob("closed/*/results/*/*/*/performance/run_1/mlperf_log_summary.txt"))[0]
+    data = changed.read_bytes()
+    changed.unlink()  # never write through a hard link into the corpus
+    changed.write_bytes(data.replace(b"Result is : VALID", b"Result is : INVALID", 1) + b"\n")
+    parse_cache.wait_for_writes()
+    parser_calls.clear()
+    again = _json_bytes(run_check(tree, round_name="v0.7", jobs=2, cache=cache))
+    assert splits[-1] is True
+    assert partition_stats[-1]["partition_cache_hits"] == partitions - 1
+    assert again == _json_bytes(run_check(tree, round_name="v0.7", jobs=2)) != warm
+    assert (changed.relative_to(tree).as_posix(), "loadgen_summary") in parser_calls

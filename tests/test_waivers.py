@@ -209,3 +209,36 @@ def test_waived_findings_shown_in_every_format(tree, tmp_path):
     markdown = render(doc, "markdown")
     assert "**waived**: seed fixed upstream \\| see &lt;issue 12&gt;" in markdown
     assert "| applied |" in markdown
+
+
+@pytest.mark.parametrize("irregular", [False, True])
+def test_each_result_gets_exactly_the_findings_whose_scope_covers_it(irregular):
+    """The per-result lookup of covering findings (six scope prefixes when every scope is set from
+    the top down, all 32 part combinations otherwise) equals testing every finding against every
+    result with Scope.covers."""
+    from checker.discover import ResultUnit, Submission
+    from checker.engine.runner import ResultReport, _apply_waivers
+    from checker.findings import Finding, Scope, Severity
+
+    submissions = {name: Submission(division="closed", submitter=name, path=Path(name), rel=f"closed/{name}")
+                   for name in ("A", "B")}
+    units = [ResultUnit("closed", submitter, system, benchmark, scenario, Path("x"), "x", submissions[submitter])
+             for submitter in ("A", "B") for system in ("s1", "s2") for benchmark in ("resnet", "bert")
+             for scenario in ("Offline", "Server")]
+    scopes = [Scope(), Scope(division="closed"), Scope(division="open"), Scope(division="closed", submitter="A"),
+              Scope(division="closed", submitter="B", system="s2"),
+              Scope(division="closed", submitter="A", system="s1", benchmark="bert"),
+              Scope(division="closed", submitter="B", system="s1", benchmark="resnet", scenario="Server")]
+    if irregular:  # set below an unset part: every Offline result, every system s2 of A
+        scopes += [Scope(scenario="Offline"), Scope(division="closed", submitter="A", system="s2", scenario="Server")]
+    findings = [Finding(rule=f"T{index:03d}", severity=Severity.ERROR, message="m", scope=scope)
+                for index, scope in enumerate(scopes)]
+    results = [ResultReport(unit=unit, verdict="valid", metric=None) for unit in units]
+    top = _apply_waivers(findings, results, [])
+    assert top == findings
+    for report in results:
+        expected = [finding for finding in findings if finding.scope.covers(report.unit.scope)]
+        assert report.findings == expected, report.unit.scope
+        assert report.verdict == ("invalid" if expected else "valid")
+    if irregular:
+        assert any(report.findings[-1].scope == Scope(scenario="Offline") for report in results)

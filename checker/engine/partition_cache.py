@@ -43,7 +43,9 @@ ctime over :data:`SETTLE_S` seconds old when they were read) are remembered: a w
 file system's timestamp granularity of the reading would keep the stat the same (git's "racily
 clean" problem), so a recently changed file is read again on every run until it settles. A
 hard-linked copy then costs one read of every file (about 80 ms for the 3,900 files of the v1.0
-corpus round), and later runs only stat the tree.
+corpus round), and later runs only stat the tree. On a large tree whose fingerprints are remembered,
+those stats (and discovery's listing of the folders) are taken before any partition is checked, half of
+the submitter folders in a forked process (:mod:`checker.engine.prestamp`).
 
 The stamp is taken before the partition is checked, so that it describes no later state of a file
 than the one the checks read (a file changed in between gets a stamp no later run matches). A file
@@ -69,7 +71,7 @@ import time
 from functools import lru_cache
 from operator import attrgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from checker import __version__
 from checker.runtime import long_lived
@@ -241,15 +243,64 @@ def files_digest(folder: Path, root: Path | None = None, memo: dict | None = Non
     return digest.hexdigest()
 
 
+def partitions_folder(cache_dir: Path) -> Path:
+    """The partition cache's folder inside the folder of ``check --cache``."""
+    return Path(cache_dir) / "partitions"
+
+
+def files_entry(folder: Path, root: str, rel: str) -> Path:
+    """Where the fingerprints of submitter folder ``rel`` of tree ``root`` are remembered, in the
+    partition cache's ``folder`` (``DIR/partitions``)."""
+    key = hashlib.sha256(f"{root}\0{rel}".encode("utf-8", "surrogateescape")).hexdigest()
+    return folder / key[:2] / f"{key[2:]}.files"
+
+
+class FolderStamp(NamedTuple):
+    """What :func:`stamp_files` found in a submitter folder."""
+
+    #: :func:`files_digest` (None: the folder cannot be cached, or its walk failed)
+    files: str | None
+    #: (path, stat identity, fingerprint) of every regular file seen; None when not kept
+    read: list | None
+    #: whether any regular file differs from the remembered fingerprints (new, gone, or changed)
+    changed: bool
+
+
+def stamp_files(folder: Path, root: str, submission: Submission,
+                listings: dict[str, list[os.DirEntry[str]] | None] | None = None) -> FolderStamp:
+    """:func:`files_digest` of a submitter folder through its remembered fingerprints, which are
+    rewritten when they changed."""
+    from checker.engine import cache
+
+    entry = files_entry(folder, root, submission.rel)
+    try:
+        with long_lived():
+            stored_format, memo = cache.read_entry(entry)
+        if stored_format != FORMAT or not isinstance(memo, dict):
+            memo = {}
+    except Exception:  # noqa: BLE001 - no remembered fingerprints: every file is read
+        memo = {}
+    fresh: dict = {}
+    read: list = []
+    try:
+        files = files_digest(submission.path, Path(root), memo, fresh, read, listings)
+    except Exception:  # noqa: BLE001
+        return FolderStamp(None, read, True)
+    changed = fresh != memo
+    if files is not None and changed:
+        cache.write_entry(entry, (FORMAT, fresh))
+    return FolderStamp(files, read, changed)
+
+
 class PartitionCache:
     """The partition entries of one run (one configuration); counts hits, misses and writes."""
 
-    def __init__(self, folder: Path, job: _Job, tree: Tree) -> None:
+    def __init__(self, folder: Path, job: _Job, tree: Tree, early: dict[str, FolderStamp] | None = None) -> None:
         from checker.engine import cache
 
         cache.wait_for_writes()  # an earlier run's group files (a library caller's) are complete
         cache.forget()  # fingerprints read by an earlier run in this process are not this run's
-        self.folder = Path(folder) / "partitions"
+        self.folder = partitions_folder(folder)
         self.hits = self.misses = self.writes = 0
         try:
             self._config = config_digest(job)
@@ -258,6 +309,9 @@ class PartitionCache:
             self._config = None
         self._root = str(tree.root)
         self._listings = tree.listings
+        #: :func:`stamp_files` of submitter folders, by relative path, taken before this run's
+        #: partitions were (:mod:`checker.engine.prestamp`); each used once
+        self._early = dict(early or {})
         #: each submitter's files read by its stamp: (path, stat identity, fingerprint), handed to the
         #: parse cache when the submitter is checked (:func:`checker.engine.cache.remember`)
         self._read: dict[str, list] = {}
@@ -271,10 +325,6 @@ class PartitionCache:
             "utf-8", "surrogateescape")).hexdigest()
         return self.folder / key[:2] / f"{key[2:]}.pkl"
 
-    def _files_entry(self, submission: Submission) -> Path:
-        key = hashlib.sha256(f"{self._root}\0{submission.rel}".encode("utf-8", "surrogateescape")).hexdigest()
-        return self.folder / key[:2] / f"{key[2:]}.files"
-
     def _done(self, submission: Submission) -> None:
         from checker.engine import cache
 
@@ -286,27 +336,10 @@ class PartitionCache:
         """The stamp a cached result of ``submission`` must carry; None: not cacheable."""
         if self._config is None:
             return None
-        from checker.engine import cache
-
-        entry = self._files_entry(submission)
-        try:
-            with long_lived():
-                stored_format, memo = cache.read_entry(entry)
-            if stored_format != FORMAT or not isinstance(memo, dict):
-                memo = {}
-        except Exception:  # noqa: BLE001 - no remembered fingerprints: every file is read
-            memo = {}
-        fresh: dict = {}
-        read: list = []
-        try:
-            files = files_digest(submission.path, Path(self._root), memo, fresh, read, self._listings)
-        except Exception:  # noqa: BLE001
-            return None
-        finally:
-            self._read[submission.rel] = read
-        if files is not None and fresh != memo:
-            cache.write_entry(entry, (FORMAT, fresh))
-        return None if files is None else f"{self._context}|{files}"
+        early = self._early.pop(submission.rel, None)
+        found = early if early is not None else stamp_files(self.folder, self._root, submission, self._listings)
+        self._read[submission.rel] = found.read or []  # None: not kept; the parse cache then reads them
+        return None if found.files is None else f"{self._context}|{found.files}"
 
     def _miss(self, submission: Submission) -> None:
         """The submitter will be checked: its files' fingerprints serve as its parse cache keys."""

@@ -50,7 +50,7 @@ from checker.findings import Finding, Scope, Severity, as_text
 from checker.runtime import long_lived
 
 if TYPE_CHECKING:
-    from checker.engine.partition_cache import PartitionCache
+    from checker.engine.partition_cache import FolderStamp, PartitionCache
 
 #: ``progress(done, total, label, results)``: called after each partition (submitter folder);
 #: ``results`` is the tree's size.
@@ -244,6 +244,11 @@ def _waived(finding: Finding, waiver: Waiver) -> Finding:
     return finding.model_copy(update={"waived": True, "waiver_reason": waiver.reason})
 
 
+def _top_down(parts: tuple[str | None, ...]) -> bool:
+    """No part of a scope is set below one that is not."""
+    return all(upper is not None or lower is None for upper, lower in zip(parts[:-1], parts[1:], strict=True))
+
+
 def _apply_waivers(findings: list[Finding], results: list[ResultReport], waivers: list[Waiver]) -> list[Finding]:
     """Give each result its covering findings (waived copies where a waiver matches it) and return
     the top-level list, where a finding is waived when a waiver names its scope or file, or when it
@@ -257,10 +262,16 @@ def _apply_waivers(findings: list[Finding], results: list[ResultReport], waivers
     for index, finding in enumerate(findings):
         by_scope.setdefault(finding.scope.parts(), []).append(index)
     masks = [tuple(bool(mask >> bit & 1) for bit in range(5)) for mask in range(32)]
+    # scopes set from the top down (tree, submitter, system, benchmark, result: all of them today)
+    # can only be one of a result's six prefixes; any other shape takes all 32 combinations
+    prefixes_only = all(_top_down(key) for key in by_scope)
     for report in results:
         scope = report.unit.scope
         parts = scope.parts()
-        keys = {tuple(part if kept else None for part, kept in zip(parts, keep, strict=True)) for keep in masks}
+        if prefixes_only:
+            keys = {parts[:kept] + (None,) * (5 - kept) for kept in range(6)}
+        else:
+            keys = {tuple(part if kept else None for part, kept in zip(parts, keep, strict=True)) for keep in masks}
         indices = sorted(index for key in keys for index in by_scope.get(key, ()))
         own: list[Finding] = []
         for index in indices:
@@ -398,8 +409,9 @@ def pool_for(tree: Tree, jobs: int) -> WorkerPool | None:
     return WorkerPool(workers) if workers > 1 else None
 
 
-def _run_partitions(job: _Job, tree: Tree, jobs: int, donated: dict,
-                    on_done: Callable[[str], None], pool: WorkerPool | None = None) -> tuple[list[Partition], int, int]:
+def _run_partitions(job: _Job, tree: Tree, jobs: int, donated: dict, on_done: Callable[[str], None],
+                    pool: WorkerPool | None = None, early_stamps: dict[str, FolderStamp] | None = None,
+                    ) -> tuple[list[Partition], int, int]:
     """Every submission's partition, in tree order; the number of worker processes used; the number
     of partitions taken from the on-disk partition cache (``job.cache_dir``). ``pool``: workers
     started earlier (see :func:`pool_for`); the caller closes it.
@@ -407,7 +419,8 @@ def _run_partitions(job: _Job, tree: Tree, jobs: int, donated: dict,
     The partitions are taken largest first, so that no big submitter starts last and runs alone.
     With the cache, each is stamped and looked up in turn; the misses go to worker processes as soon
     as they are worth starting (see :func:`_pool_size`), so that the workers check while the rest of
-    the tree is stamped. Partitions left when the stamping ends without that are checked here."""
+    the tree is stamped. Partitions left when the stamping ends without that are checked here.
+    ``early_stamps``: stamps already taken (:func:`checker.engine.prestamp.sweep_and_stamp`)."""
     parts = [_partition_tree(tree, submission) for submission in tree.submissions]
     results: list[Partition | None] = [None] * len(parts)
     stamps: list[str | None] = [None] * len(parts)
@@ -416,7 +429,7 @@ def _run_partitions(job: _Job, tree: Tree, jobs: int, donated: dict,
     if job.cache_dir is not None:
         from checker.engine.partition_cache import PartitionCache
 
-        store = PartitionCache(job.cache_dir, job, tree)
+        store = PartitionCache(job.cache_dir, job, tree, early_stamps)
     dispatch = _Dispatch(job, parts, jobs, pool, store)
     try:
         for position, index in enumerate(order):
@@ -525,12 +538,14 @@ def run_checks(
     cache_dir: Path | None = None,
     evidence: Evidence | None = None,
     pool: WorkerPool | None = None,
+    early_stamps: dict[str, FolderStamp] | None = None,
 ) -> RunOutcome:
     """Run the pack's rules over a discovered tree, apply the waivers and build the per-result report.
 
     ``jobs``: worker processes for the partitions (1: all in this process). ``cache_dir``: the
     on-disk parse cache. ``evidence``: the tree-level parse cache (round detection's sampled logs
-    are handed to the partitions that own them instead of being parsed again)."""
+    are handed to the partitions that own them instead of being parsed again). ``early_stamps``:
+    the partition cache's stamps of submitter folders taken before (see :mod:`checker.engine.prestamp`)."""
     started = time.perf_counter()
     evidence = evidence or Evidence(tree.root)
     base = Context(pack=pack, evidence=evidence, tree=tree, options=dict(options or {}))
@@ -551,7 +566,8 @@ def run_checks(
         if progress is not None:
             progress(done[0], total, label, len(units))
 
-    partitions, workers, partition_hits = _run_partitions(job, tree, jobs, evidence.donated, on_done, pool)
+    partitions, workers, partition_hits = _run_partitions(job, tree, jobs, evidence.donated, on_done, pool,
+                                                          early_stamps)
     # what follows lives until the report is written (see long_lived)
     with long_lived():
         # merged in tree order (partitions are the tree's submissions, in order), whatever ran where

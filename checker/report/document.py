@@ -205,10 +205,8 @@ class ReportDocument(BaseModel):
 
 
 def finding_out(finding: Finding) -> FindingOut:
-    """The report's copy of a finding; built without validation, as every field comes typed from the
-    (validated) :class:`~checker.findings.Finding`: a report of a whole repository holds tens of
-    thousands (tests/test_reports.py compares the report read back from JSON, validated, with it)."""
-    return FindingOut.model_construct(
+    # validated: pydantic's construction in Rust takes half the time of model_construct() in Python
+    return FindingOut(
         rule=finding.rule,
         severity=finding.severity.value,
         message=finding.message,
