@@ -310,8 +310,9 @@ class PartitionCache:
         self._root = str(tree.root)
         self._listings = tree.listings
         #: :func:`stamp_files` of submitter folders, by relative path, taken before this run's
-        #: partitions were (:mod:`checker.engine.prestamp`); each used once
-        self._early = dict(early or {})
+        #: partitions were (:mod:`checker.engine.prestamp`): the caller's dict, each taken out as it
+        #: is used, so that the files they list are dropped with their partition
+        self._early = early if early is not None else {}
         #: each submitter's files read by its stamp: (path, stat identity, fingerprint), handed to the
         #: parse cache when the submitter is checked (:func:`checker.engine.cache.remember`)
         self._read: dict[str, list] = {}
