@@ -405,6 +405,11 @@ def test_surrogate_test_of_a_model_sees_values_and_keys_and_spares_real_replacem
     assert model_may_hold_lone_surrogates(Doc(fields={"Ali\udcffbaba": "x"}))
     assert model_may_hold_lone_surrogates(Doc(fields={"x": "\ud800"}))
     assert not model_may_hold_lone_surrogates(Doc(names=["plain", "Ali\ufffdbaba"], fields={"\ufffd": "x"}))
+    # and should a serializer ever write a surrogate as an escape instead of refusing it
+    from checker.report.escape import _traces_of_surrogates
+
+    assert _traces_of_surrogates('{"k": "\\udcff"}') and _traces_of_surrogates('"\\uD800"')
+    assert not _traces_of_surrogates('{"k": "\\u0041 plain"}')
 
 
 # -- CLI, outputs, progress ------------------------------------------------------------------------

@@ -22,7 +22,9 @@ A child that fails or dies costs only time: its folders are then swept and stamp
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import sys
 import threading
 from pathlib import Path
 
@@ -50,6 +52,9 @@ def sweep_and_stamp(tree: Tree, cache_dir: Path, jobs: int) -> dict[str, FolderS
     reader, writer = context.Pipe(duplex=False)
     child = context.Process(target=_child, args=(writer, tree, theirs, folder), daemon=True,
                             name="mlperf-audit-stamps")
+    for stream in (sys.stdout, sys.stderr):  # the child must not write what this process buffered
+        with contextlib.suppress(Exception):
+            stream.flush()
     try:
         child.start()
     except OSError:  # no process to spare: all of it here
@@ -60,9 +65,11 @@ def sweep_and_stamp(tree: Tree, cache_dir: Path, jobs: int) -> dict[str, FolderS
     if child is not None:
         try:
             received = reader.recv()
-        except (EOFError, OSError):  # the child died: its folders are done here
+        except Exception:  # noqa: BLE001 - the child died (EOF) or sent nothing usable: done here
             received = None
-        child.join()
+        child.join(timeout=5)  # it has sent or died; never wait on it for good
+        if child.is_alive():
+            child.terminate()
     reader.close()
     if received is not None:
         swept.update((item[0], item) for item in received)

@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from checker import __version__
 from checker.engine.runner import RunOutcome
 from checker.findings import Finding, Severity
-from checker.report.escape import model_may_hold_lone_surrogates, scrub
+from checker.report.escape import parts_may_hold_lone_surrogates, scrub
 
 SCHEMA_VERSION = 1
 
@@ -333,7 +333,7 @@ def build_document(outcome: RunOutcome, round_source: str, round_notes: list[str
         timings={k: round(v, 4) for k, v in outcome.timings.items()},
     )
     # undecodable names (lone surrogates) would stop every encoder: replace them once, here
-    if not model_may_hold_lone_surrogates(document):
+    if not parts_may_hold_lone_surrogates([(document, {"results"}), *((result, None) for result in document.results)]):
         return document
     return ReportDocument.model_validate(scrub(document.model_dump()))
 

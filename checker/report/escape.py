@@ -19,6 +19,7 @@ the field it stands in:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 #: C0/C1 controls, and the bidirectional overrides and isolates that make a terminal or a browser show
@@ -53,8 +54,14 @@ def may_hold_lone_surrogates(value: Any) -> bool:
     return _SURROGATE_REPR.search(repr(value)) is not None
 
 
-#: what a serializer may leave for a lone surrogate it did not refuse: U+FFFD, or a JSON escape
-_SURROGATE_TRACE = re.compile("\ufffd|\\\\u[dD][89a-fA-F]")
+#: a lone surrogate as a JSON escape, should a serializer write one
+_ESCAPED_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _traces_of_surrogates(text: str) -> bool:
+    """What a serializer may leave for a lone surrogate it did not refuse: U+FFFD, or an escape
+    (the substring tests first: a regex with two branches scans 13 MB several times slower)."""
+    return "\ufffd" in text or ("\\u" in text and _ESCAPED_SURROGATE.search(text) is not None)
 
 
 def model_may_hold_lone_surrogates(model: Any) -> bool:
@@ -63,13 +70,20 @@ def model_may_hold_lone_surrogates(model: Any) -> bool:
     pydantic's serializer refuses a lone surrogate in a value, but in a dict key it writes U+FFFD;
     the text is therefore also searched for U+FFFD (and for an escaped surrogate, should a later
     version write one), and only then does the full test run on the dumped model."""
-    try:
-        text = model.model_dump_json()
-    except ValueError:  # pydantic_core's serialization error: a value the encoder refused
-        return True
-    if _SURROGATE_TRACE.search(text) is None:
-        return False
-    return may_hold_lone_surrogates(model.model_dump())
+    return parts_may_hold_lone_surrogates([(model, None)])
+
+
+def parts_may_hold_lone_surrogates(parts: Iterable[tuple[Any, set[str] | None]]) -> bool:
+    """:func:`model_may_hold_lone_surrogates` of several (model, fields left out) in turn, so that no
+    JSON of their whole is ever held (that of a report of a whole repository is about 13 MB)."""
+    for part, exclude in parts:
+        try:
+            text = part.model_dump_json(exclude=exclude)
+        except ValueError:  # pydantic_core's serialization error: a value the encoder refused
+            return True
+        if _traces_of_surrogates(text) and may_hold_lone_surrogates(part.model_dump(exclude=exclude)):
+            return True
+    return False
 
 
 def scrub(value: Any) -> Any:
