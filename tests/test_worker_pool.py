@@ -138,3 +138,37 @@ def test_a_task_remembers_its_fingerprints_only_while_it_runs(tmp_path, monkeypa
     read.clear()
     runner._partition_task(job, runner._partition_tree(tree, submission))  # without them: read again
     assert read
+
+
+def test_fork_is_safe_once_the_parsers_idle_reading_thread_is_stopped(tmp_path):
+    """A large accuracy log leaves the parser's reading thread behind; it alone does not stop a fork
+    (it is stopped, and the next large file starts it again), any other thread does."""
+    import threading
+
+    from checker.engine.pool import fork_is_safe, pool_context
+    from checker.parse.accuracy_log import READER_THREAD_NAME, parse_accuracy_log
+
+    log = tmp_path / "mlperf_log_accuracy.json"
+    entries = ",\n".join(f'{{ "seq_id" : {i}, "qsl_idx" : {i % 500}, "data" : "0A0B0C0D" }}' for i in range(30000))
+    log.write_text(f"[\n{entries}\n]\n")
+    assert log.stat().st_size > 1 << 20
+
+    def reader_alive() -> bool:
+        return any(t.name.startswith(READER_THREAD_NAME) for t in threading.enumerate())
+
+    assert parse_accuracy_log(log).model.entry_count == 30000
+    assert reader_alive()
+    assert fork_is_safe() and not reader_alive()
+    assert pool_context().get_start_method() == "fork"
+    assert parse_accuracy_log(log).model.entry_count == 30000  # it starts again
+    assert reader_alive()
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, name="someone-else")
+    other.start()
+    try:
+        assert not fork_is_safe()
+        assert pool_context().get_start_method() == "spawn"
+    finally:
+        stop.set()
+        other.join()

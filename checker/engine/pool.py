@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -20,10 +21,25 @@ from typing import Any
 
 def pool_context() -> multiprocessing.context.BaseContext:
     """Fork where it is safe (no other threads: nothing to deadlock on), else spawn."""
-    methods = multiprocessing.get_all_start_methods()
-    if "fork" in methods and threading.active_count() == 1:
+    if fork_is_safe():
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")
+
+
+def fork_is_safe() -> bool:
+    """Whether this process may fork: it can, and no other thread runs (one that holds a lock at the
+    fork would hold it for ever in the child). The accuracy-log parser's own idle reading thread,
+    left by a file parsed earlier in this process (a library caller's, or the tests'), is stopped
+    first: on this, the only thread, the calling thread is the one that would use it."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    others = [thread for thread in threading.enumerate() if thread is not threading.current_thread()]
+    accuracy_log = sys.modules.get("checker.parse.accuracy_log")  # not loaded: no such thread
+    if others and accuracy_log is not None and all(
+            thread.name.startswith(accuracy_log.READER_THREAD_NAME) for thread in others):
+        with contextlib.suppress(Exception):
+            accuracy_log.stop_reader_thread()
+    return threading.active_count() == 1
 
 
 def warm_up() -> None:

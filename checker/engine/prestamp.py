@@ -25,11 +25,11 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import sys
-import threading
 from pathlib import Path
 
 from checker.discover import Oddity, Tree, sweep_submission
 from checker.engine.partition_cache import FolderStamp, files_entry, partitions_folder, stamp_files
+from checker.engine.pool import fork_is_safe
 
 #: results below which a tree is swept and stamped in one process (a fork costs a few milliseconds)
 MIN_RESULTS = 200
@@ -88,7 +88,7 @@ def worth_splitting(tree: Tree, cache_dir: Path, jobs: int) -> bool:
     """Whether to stamp in two processes (see the module docstring)."""
     if jobs < 2 or len(tree.submissions) < 2 or sum(len(s.units) for s in tree.submissions) < MIN_RESULTS:
         return False
-    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() != 1:
+    if not fork_is_safe():
         return False
     folder, root = partitions_folder(cache_dir), str(tree.root)
     remembered = sum(1 for submission in tree.submissions if files_entry(folder, root, submission.rel).is_file())

@@ -1578,6 +1578,8 @@ def _read_chunks(handle: Any, chunk_bytes: int) -> Iterator[bytes]:
 
 
 _WORKER: tuple[int, ThreadPoolExecutor] | None = None
+#: its thread's name (checker.engine.pool.fork_is_safe knows it by that)
+READER_THREAD_NAME = "accuracy-log-reader"
 _WORKER_LOCK = threading.Lock()
 #: Files at least this large are read and hashed in the worker thread, ahead of the parser.
 _THREAD_MIN_BYTES = 1 << 20
@@ -1588,8 +1590,18 @@ def _worker() -> ThreadPoolExecutor:
     global _WORKER
     with _WORKER_LOCK:
         if _WORKER is None or _WORKER[0] != os.getpid():
-            _WORKER = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="accuracy-log-reader"))
+            _WORKER = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix=READER_THREAD_NAME))
         return _WORKER[1]
+
+
+def stop_reader_thread() -> None:
+    """Stop this process's reading/hashing thread (the next large file starts one again), so that a
+    process about to fork has no thread left; call it only when no other thread may be parsing."""
+    global _WORKER
+    with _WORKER_LOCK:
+        if _WORKER is not None and _WORKER[0] == os.getpid():
+            _WORKER[1].shutdown(wait=True)
+        _WORKER = None
 
 
 def _hashed_chunks(handle: Any, size: int, chunk_bytes: int, sha: Any) -> Iterator[bytes]:
