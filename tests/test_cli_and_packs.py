@@ -52,6 +52,37 @@ def test_schema_file_is_generated_from_the_models():
     assert json.loads(schema_path().read_text()) == generated_schema()
 
 
+def test_record_of_schema_checked_packs_is_current():
+    """Each shipped pack passes the schema (checked here in any case) and the record names exactly
+    the files and schema checked, so that a run can skip that check for them."""
+    from checker.engine.rulepack import VALIDATED_RECORD, validated_record
+
+    assert (rules_dir() / VALIDATED_RECORD).read_text() == validated_record(), (
+        "stale: python -m checker.engine.rulepack > rules/validated-packs.sha256")
+
+
+def test_schema_check_skipped_only_for_recorded_packs(monkeypatch):
+    from checker.engine import rulepack
+
+    checked: list[str] = []
+    real = rulepack._check_schema
+    monkeypatch.setattr(rulepack, "_check_schema", lambda data, path: checked.append(path.name) or real(data, path))
+    load = rulepack.load_pack.__wrapped__  # past the process's memo of loaded packs
+    load("v1.0")
+    assert checked == []
+    load("v1.0", schema_check="always")
+    assert checked == ["v1.0.yaml"]
+    # a pack (or schema) edited since the record was made has another digest: checked again
+    monkeypatch.setattr(rulepack, "validated_digest", lambda name: "0" * 64)
+    load("v1.0")
+    assert checked == ["v1.0.yaml", "v1.0.yaml"]
+    # and a pack the record does not name is refused by the schema as before
+    raw = rulepack.raw_pack
+    monkeypatch.setattr(rulepack, "raw_pack", lambda name, folder: {**raw(name, folder), "min_duration_ms": "long"})
+    with pytest.raises(PackError, match="min_duration_ms"):
+        load("v1.0")
+
+
 def _pack_dir(tmp_path: Path, edit) -> Path:
     folder = tmp_path / "rules"
     shutil.copytree(rules_dir(), folder)
