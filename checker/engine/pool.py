@@ -28,9 +28,10 @@ def pool_context() -> multiprocessing.context.BaseContext:
 
 def fork_is_safe() -> bool:
     """Whether this process may fork: it can, and no other thread runs (one that holds a lock at the
-    fork would hold it for ever in the child). The accuracy-log parser's own idle reading thread,
-    left by a file parsed earlier in this process (a library caller's, or the tests'), is stopped
-    first: on this, the only thread, the calling thread is the one that would use it."""
+    fork would hold it for ever in the child). The accuracy-log parser's reading thread, left idle
+    by a large file parsed earlier in this process (a library caller's, or the tests'), is stopped
+    first when it is the only other thread: then nothing else can be using it (the caller, about to
+    fork, is not parsing), and the next large file starts it again."""
     if "fork" not in multiprocessing.get_all_start_methods():
         return False
     others = [thread for thread in threading.enumerate() if thread is not threading.current_thread()]
