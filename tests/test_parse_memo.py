@@ -34,13 +34,18 @@ def _counting(kind: str, calls: list[Path]):
     return wrapped
 
 
+def _parse_in_turn(kind: str, paths: list[Path], root: Path) -> tuple[ContentMemo, list[Path], list]:
+    """One memo parses ``paths`` in order: the memo, the paths the parser really read, the results."""
+    memo, calls = ContentMemo(), []
+    parse = _counting(kind, calls)
+    return memo, calls, [memo.parse(kind, path, root, parse) for path in paths]
+
+
 def test_a_copy_reuses_the_parse_with_its_own_path(tmp_path):
     data = DETAIL.read_bytes() + b"not a record\n"  # a parse problem, to see its path moved too
     first = _place(tmp_path, "results/a/mlperf_log_detail.txt", data)
     second = _place(tmp_path, "compliance/a/mlperf_log_detail.txt", data)
-    memo, calls = ContentMemo(), []
-    one = memo.parse("loadgen_detail", first, tmp_path, _counting("loadgen_detail", calls))
-    two = memo.parse("loadgen_detail", second, tmp_path, _counting("loadgen_detail", calls))
+    memo, calls, (one, two) = _parse_in_turn("loadgen_detail", [first, second], tmp_path)
     assert calls == [first] and memo.reused == 1
     assert two.path == "compliance/a/mlperf_log_detail.txt"
     assert two.problems and {p.path for p in two.problems} == {"compliance/a/mlperf_log_detail.txt"}
@@ -57,9 +62,7 @@ def test_same_size_and_same_tail_but_another_byte_is_parsed_again(tmp_path):
     changed[at] = ord("7") if data[at] != ord("7") else ord("8")
     first = _place(tmp_path, "a/mlperf_log_detail.txt", data)
     second = _place(tmp_path, "b/mlperf_log_detail.txt", bytes(changed))
-    memo, calls = ContentMemo(), []
-    memo.parse("loadgen_detail", first, tmp_path, _counting("loadgen_detail", calls))
-    memo.parse("loadgen_detail", second, tmp_path, _counting("loadgen_detail", calls))
+    memo, calls, _ = _parse_in_turn("loadgen_detail", [first, second], tmp_path)
     assert calls == [first, second] and memo.reused == 0
 
 
@@ -68,9 +71,7 @@ def test_same_bytes_under_another_name_is_parsed_again(tmp_path):
     data = CONF.read_bytes()
     first = _place(tmp_path, "m/mlperf.conf", data)
     second = _place(tmp_path, "m/user.conf", data)
-    memo, calls = ContentMemo(), []
-    one = memo.parse("conf", first, tmp_path, _counting("conf", calls))
-    two = memo.parse("conf", second, tmp_path, _counting("conf", calls))
+    memo, calls, (one, two) = _parse_in_turn("conf", [first, second], tmp_path)
     assert calls == [first, second] and memo.reused == 0
     assert one.model.kind != two.model.kind
 
@@ -84,9 +85,7 @@ def test_small_files_that_differ_are_never_confused(tmp_path):
     first = _place(tmp_path, "a/mlperf.conf", data)
     second = _place(tmp_path, "b/mlperf.conf", changed)
     third = _place(tmp_path, "c/mlperf.conf", data)
-    memo, calls = ContentMemo(), []
-    for path in (first, second, third):
-        memo.parse("conf", path, tmp_path, _counting("conf", calls))
+    memo, calls, _ = _parse_in_turn("conf", [first, second, third], tmp_path)
     assert calls == [first, second] and memo.reused == 1
 
 
@@ -116,8 +115,8 @@ def test_many_files_of_one_size_each_find_their_own_copy(tmp_path, monkeypatch):
         return real_unchanged(twin)
 
     monkeypatch.setattr(memo_module, "_unchanged", counting_unchanged)
-    memo, calls = ContentMemo(), []
-    results = {path: memo.parse("conf", path, tmp_path, _counting("conf", calls)) for path in originals + copies}
+    memo, calls, parsed = _parse_in_turn("conf", originals + copies, tmp_path)
+    results = dict(zip(originals + copies, parsed, strict=True))
     assert calls == originals and memo.reused == 10
     for original, copy in zip(originals, copies, strict=True):
         assert results[copy].model == results[original].model
@@ -187,9 +186,7 @@ def test_large_copies_are_compared_byte_for_byte(tmp_path, monkeypatch):
     first = _place(tmp_path, "a/mlperf_log_accuracy.json", data)
     copy = _place(tmp_path, "b/mlperf_log_accuracy.json", data)
     changed = _place(tmp_path, "c/mlperf_log_accuracy.json", other)
-    memo, calls = ContentMemo(), []
-    for path in (first, copy, changed):
-        memo.parse("accuracy_log", path, tmp_path, _counting("accuracy_log", calls))
+    memo, calls, _ = _parse_in_turn("accuracy_log", [first, copy, changed], tmp_path)
     assert calls == [first, changed] and memo.reused == 1
 
 
