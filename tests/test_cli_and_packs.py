@@ -61,7 +61,9 @@ def test_record_of_schema_checked_packs_is_current():
         "stale: python -m checker.engine.rulepack > rules/validated-packs.sha256")
 
 
-def test_schema_check_skipped_only_for_recorded_packs(monkeypatch):
+def test_schema_check_skipped_only_for_recorded_packs(monkeypatch, tmp_path):
+    """A shipped pack the record names is not checked against the schema again; one edited since
+    (here in a copy of the shipped rules folder, as a hand-edited installation) is, and refused."""
     from checker.engine import rulepack
 
     checked: list[str] = []
@@ -72,15 +74,20 @@ def test_schema_check_skipped_only_for_recorded_packs(monkeypatch):
     assert checked == []
     load("v1.0", schema_check="always")
     assert checked == ["v1.0.yaml"]
-    # a pack (or schema) edited since the record was made has another digest: checked again
-    monkeypatch.setattr(rulepack, "validated_digest", lambda name: "0" * 64)
-    load("v1.0")
-    assert checked == ["v1.0.yaml", "v1.0.yaml"]
-    # and a pack the record does not name is refused by the schema as before
-    raw = rulepack.raw_pack
-    monkeypatch.setattr(rulepack, "raw_pack", lambda name, folder: {**raw(name, folder), "min_duration_ms": "long"})
+
+    installed = tmp_path / "rules"
+    shutil.copytree(rules_dir(), installed)
+    monkeypatch.setattr(rulepack, "rules_dir", lambda: installed)
+    load("v0.7")  # an untouched copy: the record still names it
+    assert checked == ["v1.0.yaml"]
+    edited = (installed / "v0.7.yaml").read_text().replace("min_duration_ms: 60000", "min_duration_ms: long", 1)
+    assert "min_duration_ms: long" in edited
+    (installed / "v0.7.yaml").write_text(edited)
     with pytest.raises(PackError, match="min_duration_ms"):
-        load("v1.0")
+        load("v0.7")
+    assert checked[-1] == "v0.7.yaml"
+    load("v1.0")  # v1.0 extends v0.7: its chain changed, so it is checked too (and passes: it sets its own)
+    assert checked[-1] == "v1.0.yaml"
 
 
 def _pack_dir(tmp_path: Path, edit) -> Path:

@@ -571,9 +571,10 @@ def load_pack(name: str, directory: str | None = None, schema_check: str = "unle
     the check, with importing jsonschema, was about 40 ms of every run without ``--cache``);
     ``"always"`` checks it in any case. The typed model and the rule IDs are checked either way."""
     folder = Path(directory) if directory else rules_dir()
-    data = raw_pack(name, folder)
+    texts, merged = _shared_pack(name, folder, ())
+    data = _private_copy(merged)
     path = folder / f"{name}.yaml"
-    if schema_check == "always" or directory or validated_digest(name) not in _recorded_digests():
+    if schema_check == "always" or directory or _chain_digest(texts) not in _recorded_digests():
         _check_schema(data, path)
     pack = RulePack.model_validate(data)
     from checker.engine.registry import load_all_checks
@@ -606,11 +607,21 @@ VALIDATED_RECORD = "validated-packs.sha256"
 
 def validated_digest(name: str) -> str:
     """The digest of a shipped pack's chain of files and of the pack schema, as the record holds it."""
-    texts, _ = _shared_pack(name, rules_dir(), ())
-    digest = hashlib.sha256(schema_path().read_bytes())
+    return _chain_digest(_shared_pack(name, rules_dir(), ())[0])
+
+
+def _chain_digest(texts: tuple[str, ...]) -> str:
+    """:func:`validated_digest` of the texts of a pack's ``extends`` chain, as already read."""
+    digest = hashlib.sha256(_schema_bytes())
     for text in texts:
         digest.update(b"\0" + text.encode("utf-8"))
     return digest.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _schema_bytes() -> bytes:
+    """The pack schema's file, read once per process (as :func:`_schema`, which checks with it)."""
+    return schema_path().read_bytes()
 
 
 def _recorded_digests() -> set[str]:
