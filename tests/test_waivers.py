@@ -213,9 +213,9 @@ def test_waived_findings_shown_in_every_format(tree, tmp_path):
 
 @pytest.mark.parametrize("irregular", [False, True])
 def test_each_result_gets_exactly_the_findings_whose_scope_covers_it(irregular):
-    """The per-result lookup of covering findings (six scope prefixes when every scope is set from
-    the top down, all 32 part combinations otherwise) equals testing every finding against every
-    result with Scope.covers."""
+    """The per-result lookup of covering findings (the result's parts kept in each shape of scope
+    the findings have, including shapes set below an unset part) equals testing every finding
+    against every result with Scope.covers."""
     from checker.discover import ResultUnit, Submission
     from checker.engine.runner import ResultReport, _apply_waivers
     from checker.findings import Finding, Scope, Severity

@@ -251,8 +251,13 @@ def partitions_folder(cache_dir: Path) -> Path:
 def files_entry(folder: Path, root: str, rel: str) -> Path:
     """Where the fingerprints of submitter folder ``rel`` of tree ``root`` are remembered, in the
     partition cache's ``folder`` (``DIR/partitions``)."""
-    key = hashlib.sha256(f"{root}\0{rel}".encode("utf-8", "surrogateescape")).hexdigest()
-    return folder / key[:2] / f"{key[2:]}.files"
+    return _keyed(folder, ".files", root, rel)
+
+
+def _keyed(folder: Path, suffix: str, *parts: str) -> Path:
+    """An entry of ``folder`` named by the digest of ``parts`` (fanned out by its first two digits)."""
+    key = hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()
+    return folder / key[:2] / f"{key[2:]}{suffix}"
 
 
 class FolderStamp(NamedTuple):
@@ -322,9 +327,7 @@ class PartitionCache:
         self._handoff: dict[str, list] = {}
 
     def _entry(self, submission: Submission) -> Path:
-        key = hashlib.sha256(f"{self._config}\0{self._root}\0{submission.rel}".encode(
-            "utf-8", "surrogateescape")).hexdigest()
-        return self.folder / key[:2] / f"{key[2:]}.pkl"
+        return _keyed(self.folder, ".pkl", str(self._config), self._root, submission.rel)
 
     def _done(self, submission: Submission) -> None:
         from checker.engine import cache

@@ -47,7 +47,6 @@ from checker.engine.registry import REGISTRY, RuleSpec, Violation, load_all_chec
 from checker.engine.rulepack import RulePack
 from checker.engine.waivers import Waiver, match
 from checker.findings import Finding, Scope, Severity, as_text
-from checker.runtime import long_lived
 
 if TYPE_CHECKING:
     from checker.engine.partition_cache import FolderStamp, PartitionCache
@@ -244,11 +243,6 @@ def _waived(finding: Finding, waiver: Waiver) -> Finding:
     return finding.model_copy(update={"waived": True, "waiver_reason": waiver.reason})
 
 
-def _top_down(parts: tuple[str | None, ...]) -> bool:
-    """No part of a scope is set below one that is not."""
-    return all(upper is not None or lower is None for upper, lower in zip(parts[:-1], parts[1:], strict=True))
-
-
 def _apply_waivers(findings: list[Finding], results: list[ResultReport], waivers: list[Waiver]) -> list[Finding]:
     """Give each result its covering findings (waived copies where a waiver matches it) and return
     the top-level list, where a finding is waived when a waiver names its scope or file, or when it
@@ -256,22 +250,17 @@ def _apply_waivers(findings: list[Finding], results: list[ResultReport], waivers
     covered = [0] * len(findings)
     waived_by: list[Waiver | None] = [None] * len(findings)
     waived_count = [0] * len(findings)
-    # findings by scope: a result looks up the few scopes that can cover it (each of its parts kept
-    # or left unset) instead of testing every finding of the tree
+    # findings by scope: a result looks up its own parts kept in each shape the findings' scopes have
+    # (which parts they set: tree, submitter, system, benchmark, result) instead of testing every
+    # finding of the tree
     by_scope: dict[tuple[str | None, ...], list[int]] = {}
     for index, finding in enumerate(findings):
         by_scope.setdefault(finding.scope.parts(), []).append(index)
-    masks = [tuple(bool(mask >> bit & 1) for bit in range(5)) for mask in range(32)]
-    # scopes set from the top down (tree, submitter, system, benchmark, result: all of them today)
-    # can only be one of a result's six prefixes; any other shape takes all 32 combinations
-    prefixes_only = all(_top_down(key) for key in by_scope)
+    shapes = {tuple(part is not None for part in key) for key in by_scope}
     for report in results:
         scope = report.unit.scope
         parts = scope.parts()
-        if prefixes_only:
-            keys = {parts[:kept] + (None,) * (5 - kept) for kept in range(6)}
-        else:
-            keys = {tuple(part if kept else None for part, kept in zip(parts, keep, strict=True)) for keep in masks}
+        keys = {tuple(part if kept else None for part, kept in zip(parts, shape, strict=True)) for shape in shapes}
         indices = sorted(index for key in keys for index in by_scope.get(key, ()))
         own: list[Finding] = []
         for index in indices:
@@ -568,74 +557,72 @@ def run_checks(
 
     partitions, workers, partition_hits = _run_partitions(job, tree, jobs, evidence.donated, on_done, pool,
                                                           early_stamps)
-    # what follows lives until the report is written (see long_lived)
-    with long_lived():
-        # merged in tree order (partitions are the tree's submissions, in order), whatever ran where
-        systems: dict[str, SystemFacts] = {}
-        unit_facts: list[ResultFacts] = []
-        metrics: list[Metric | None] = []
-        for partition in partitions:
-            findings.extend(partition.findings)
-            metrics.extend(partition.metrics)
-            unit_facts.extend(partition.facts)
-            systems.update(partition.systems)
-        results = [ResultReport(unit=unit, verdict="valid", metric=metric)
-                   for unit, metric in zip(units, metrics, strict=True)]
-        findings.extend(_parse_findings(evidence, pack, select, ignore))
-        checks_done = time.perf_counter()
+    # merged in tree order (partitions are the tree's submissions, in order), whatever ran where
+    systems: dict[str, SystemFacts] = {}
+    unit_facts: list[ResultFacts] = []
+    metrics: list[Metric | None] = []
+    for partition in partitions:
+        findings.extend(partition.findings)
+        metrics.extend(partition.metrics)
+        unit_facts.extend(partition.facts)
+        systems.update(partition.systems)
+    results = [ResultReport(unit=unit, verdict="valid", metric=metric)
+               for unit, metric in zip(units, metrics, strict=True)]
+    findings.extend(_parse_findings(evidence, pack, select, ignore))
+    checks_done = time.perf_counter()
 
-        today = today or date.today()
-        active = [w for w in waivers if not w.expired(today)]
-        for waiver in waivers:
-            waiver.matched, waiver.state = 0, "unused"
-            if waiver.expired(today):
-                waiver.state = "expired"
-                extra = engine_finding(
-                    pack, select, ignore, "S023", scope=Scope(), path=waiver.tree_path,
-                    message=f"{waiver.label} expired on {waiver.expires}; not applied (reason was: {waiver.reason})",
-                    expected=f"a date on or after {today}", found=str(waiver.expires))
-                if extra is not None:
-                    findings.append(extra)
-        findings = _deduplicate(findings)
-        findings.sort(key=Finding.sort_key)
-        findings = _apply_waivers(findings, results, active)
-        ran = {s.id for s in specs}
-        unused = []
-        for waiver in active:
-            if waiver.matched:
-                waiver.state = "applied"
-            spec = REGISTRY.get(waiver.rule)
-            applies = spec is not None and selected(waiver.rule, select, ignore) and (
-                waiver.rule in ran or (spec.check is None and engine_severity(pack, waiver.rule, spec.default_severity)))
-            if waiver.matched == 0 and applies:
-                extra = engine_finding(
-                    pack, select, ignore, "S022", scope=Scope(), path=waiver.tree_path,
-                    message=f"{waiver.label} matched no finding (path {', '.join(waiver.paths)})",
-                    expected="a finding of the rule under the path", found="none")
-                if extra is not None:
-                    unused.append(extra)
-        if unused:
-            findings = sorted(findings + unused, key=Finding.sort_key)
-            for report in results:
-                report.findings = sorted(report.findings + unused, key=Finding.sort_key)
-        for report, facts in zip(results, unit_facts, strict=True):
-            report.facts = facts
-        verdicts_done = time.perf_counter()
+    today = today or date.today()
+    active = [w for w in waivers if not w.expired(today)]
+    for waiver in waivers:
+        waiver.matched, waiver.state = 0, "unused"
+        if waiver.expired(today):
+            waiver.state = "expired"
+            extra = engine_finding(
+                pack, select, ignore, "S023", scope=Scope(), path=waiver.tree_path,
+                message=f"{waiver.label} expired on {waiver.expires}; not applied (reason was: {waiver.reason})",
+                expected=f"a date on or after {today}", found=str(waiver.expires))
+            if extra is not None:
+                findings.append(extra)
+    findings = _deduplicate(findings)
+    findings.sort(key=Finding.sort_key)
+    findings = _apply_waivers(findings, results, active)
+    ran = {s.id for s in specs}
+    unused = []
+    for waiver in active:
+        if waiver.matched:
+            waiver.state = "applied"
+        spec = REGISTRY.get(waiver.rule)
+        applies = spec is not None and selected(waiver.rule, select, ignore) and (
+            waiver.rule in ran or (spec.check is None and engine_severity(pack, waiver.rule, spec.default_severity)))
+        if waiver.matched == 0 and applies:
+            extra = engine_finding(
+                pack, select, ignore, "S022", scope=Scope(), path=waiver.tree_path,
+                message=f"{waiver.label} matched no finding (path {', '.join(waiver.paths)})",
+                expected="a finding of the rule under the path", found="none")
+            if extra is not None:
+                unused.append(extra)
+    if unused:
+        findings = sorted(findings + unused, key=Finding.sort_key)
+        for report in results:
+            report.findings = sorted(report.findings + unused, key=Finding.sort_key)
+    for report, facts in zip(results, unit_facts, strict=True):
+        report.facts = facts
+    verdicts_done = time.perf_counter()
 
-        deselected = [rule_id for rule_id in sorted(pack.rules)
-                      if rule_id not in ran and pack.severity(rule_id, Severity.ERROR) is not None
-                      and not selected(rule_id, select, ignore)]
-        end = time.perf_counter()
-        timings = {"checks_s": checks_done - started, "verdicts_s": verdicts_done - checks_done,
-                   "report_facts_s": end - verdicts_done, "total_s": end - started}
-        stats = {"jobs": workers, "partitions": len(partitions),
-                 "parser_calls": evidence.parser_calls + sum(p.parser_calls for p in partitions),
-                 "cache_hits": sum(p.cache_hits for p in partitions), "partition_cache_hits": partition_hits}
-        evidence.release()
-        if cache_dir is not None:  # the last group files (the tree-level ones too) are on disk when check returns
-            from checker.engine.cache import run_done
+    deselected = [rule_id for rule_id in sorted(pack.rules)
+                  if rule_id not in ran and pack.severity(rule_id, Severity.ERROR) is not None
+                  and not selected(rule_id, select, ignore)]
+    end = time.perf_counter()
+    timings = {"checks_s": checks_done - started, "verdicts_s": verdicts_done - checks_done,
+               "report_facts_s": end - verdicts_done, "total_s": end - started}
+    stats = {"jobs": workers, "partitions": len(partitions),
+             "parser_calls": evidence.parser_calls + sum(p.parser_calls for p in partitions),
+             "cache_hits": sum(p.cache_hits for p in partitions), "partition_cache_hits": partition_hits}
+    evidence.release()
+    if cache_dir is not None:  # the last group files (the tree-level ones too) are on disk when check returns
+        from checker.engine.cache import run_done
 
-            run_done()
-        return RunOutcome(pack=pack, tree=tree, findings=findings, results=results, timings=timings,
-                          rules_run=[s.id for s in specs], rules_deselected=deselected, evidence=evidence,
-                          systems=systems, waivers=list(waivers), stats=stats)
+        run_done()
+    return RunOutcome(pack=pack, tree=tree, findings=findings, results=results, timings=timings,
+                      rules_run=[s.id for s in specs], rules_deselected=deselected, evidence=evidence,
+                      systems=systems, waivers=list(waivers), stats=stats)
