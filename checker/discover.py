@@ -10,6 +10,7 @@ beside the folder name.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
@@ -95,6 +96,9 @@ class Tree:
     #: stamps (:func:`checker.engine.partition_cache.files_digest`) need not list the tree again.
     #: Never handed to a partition (a partition's tree is made without it).
     listings: dict[str, list[os.DirEntry[str]] | None] | None = field(default=None, repr=False, compare=False)
+    #: ``time.time_ns()`` before discovery listed any folder: what a listing may be older than at
+    #: most (see :class:`checker.engine.partition_cache.Snapshot`); 0 for a tree not discovered
+    listed_since_ns: int = field(default=0, repr=False, compare=False)
 
     @property
     def units(self) -> list[ResultUnit]:
@@ -166,7 +170,7 @@ def discover(root: Path, results_dir: str = "results", submitter: str | None = N
     then sweeps each submitter folder for links (:func:`sweep_submission`) and adds what it finds to
     :attr:`Tree.oddities` in the order of :attr:`Tree.submissions`, as this function does (see
     :mod:`checker.engine.prestamp`, which sweeps half of them in another process)."""
-    tree = Tree(root=root, listings={} if keep_listings else None)
+    tree = Tree(root=root, listings={} if keep_listings else None, listed_since_ns=time.time_ns())
     top_scope = Scope()
     for entry in list_dir(tree, root, top_scope):
         tree.top_entries.append(entry.name)

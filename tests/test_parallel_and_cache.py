@@ -472,3 +472,103 @@ def test_split_stamping_run_equals_one_process_run(corpus, tmp_path, monkeypatch
     assert partition_stats[-1]["partition_cache_hits"] == partitions - 1
     assert again == _json_bytes(run_check(tree, round_name="v0.7", jobs=2)) != warm
     assert (changed.relative_to(tree).as_posix(), "loadgen_summary") in parser_calls
+
+
+# -- a submitter folder whose folders and files all kept their stat identities is stamped without a walk --
+
+def _stamps(tree: Path):
+    """The quick stamp of the sample's submitter folder (None: walk it), then the walk's stamp (which
+    remembers the folder's snapshot for the next quick stamp)."""
+    from checker.discover import discover
+    from checker.engine.partition_cache import partitions_folder, quick_stamp, stamp_files
+
+    folder = partitions_folder(tree.parent / "cache")
+    submission = discover(tree).submissions[0]
+    quick = quick_stamp(folder, str(tree), submission)
+    return quick, stamp_files(folder, str(tree), submission, listed_since_ns=0)
+
+
+def _change(tree: Path, how: str) -> None:
+    import os
+    import time
+
+    time.sleep(0.02)  # past the file system's timestamp tick of the copy
+    run = sorted(tree.glob("closed/*/results/*/*/*/performance/run_1"))[0]
+    summary = run / "mlperf_log_summary.txt"
+    if how == "edited, same size and mtime":
+        info = summary.stat()
+        summary.write_bytes(summary.read_bytes().replace(b"VALID", b"DILAV", 1))
+        os.utime(summary, ns=(info.st_atime_ns, info.st_mtime_ns))
+    elif how == "file added":
+        (run / "notes.txt").write_text("new\n")
+    elif how == "file removed":
+        (run / "mlperf_log_trace.json").unlink(missing_ok=True)
+        (run / "mlperf_log_detail.txt").unlink()
+    elif how == "folder renamed":
+        run.rename(run.parent / "run_2")
+    elif how == "empty folder added":
+        (run / "empty").mkdir()
+    elif how == "mode changed":
+        summary.chmod(0o600)
+    elif how == "symlink added":
+        os.symlink("nowhere.txt", run / "broken_link.txt")
+
+
+@pytest.mark.parametrize("how", ["edited, same size and mtime", "file added", "file removed", "folder renamed",
+                                 "empty folder added", "mode changed", "symlink added"])
+def test_quick_stamp_is_the_walks_until_anything_changes(tmp_path, monkeypatch, how):
+    from checker.engine import partition_cache
+
+    monkeypatch.setattr(partition_cache, "SETTLE_S", 0)  # the copy just made counts as settled
+    tree = tmp_path / "tree"
+    shutil.copytree(SAMPLE, tree)
+    assert _stamps(tree)[0] is None  # nothing remembered yet
+    quick, walked = _stamps(tree)
+    assert walked.files and quick is not None and not quick.changed
+    assert quick.files == walked.files and sorted(quick.read) == sorted(walked.read)
+    _change(tree, how)
+    quick, walked_again = _stamps(tree)
+    assert quick is None  # the change shows in an identity: the folder is walked
+    assert walked_again.files != walked.files
+    quick, _ = _stamps(tree)  # remembered again after that walk, unless a link is there now
+    assert (quick is None) == (how == "symlink added")
+    if quick is not None:
+        assert quick.files == walked_again.files
+
+
+def test_quick_stamp_needs_settled_folders(tmp_path):
+    """A copy made just now has not settled (SETTLE_S): nothing is remembered for a quick stamp."""
+    tree = tmp_path / "tree"
+    shutil.copytree(SAMPLE, tree)
+    _stamps(tree)
+    quick, walked = _stamps(tree)
+    assert walked.files and quick is None
+
+
+def test_warm_run_with_quick_stamps_lists_nothing_and_still_sees_new_links(tmp_path, monkeypatch, partition_stats):
+    """End to end, one process: an unchanged submitter folder is neither swept for links nor listed;
+    a link added below a result folder is then still reported as by a run without the cache."""
+    import os
+
+    from checker import discover as discover_module
+    from checker.engine import partition_cache, prestamp
+
+    monkeypatch.setattr(partition_cache, "SETTLE_S", 0)
+    tree = tmp_path / "tree"
+    shutil.copytree(SAMPLE, tree)
+    cache = tmp_path / "cache"
+    expected = _json_bytes(run_check(tree, jobs=1, cache=cache))
+    swept: list[str] = []
+    real_sweep = discover_module.sweep_submission
+    monkeypatch.setattr(prestamp, "sweep_submission", lambda t, s: swept.append(s.rel) or real_sweep(t, s))
+    assert _json_bytes(run_check(tree, jobs=1, cache=cache)) == expected
+    assert swept == [] and partition_stats[-1]["partition_cache_hits"] == 1
+
+    _change(tree, "symlink added")
+    os.symlink(tmp_path, sorted(tree.glob("closed/*/results/*/*/*/performance"))[0] / "outside")
+    again = run_check(tree, jobs=1, cache=cache)
+    assert swept and partition_stats[-1]["partition_cache_hits"] == 0
+    assert _json_bytes(again) == _json_bytes(run_check(tree, jobs=1)) != expected
+    messages = [f.message for _, f in again.distinct_findings() if f.rule == "S002"]
+    assert any(m.startswith("broken symlink") for m in messages)
+    assert any(m.startswith("symlink pointing outside the tree") for m in messages)

@@ -28,7 +28,13 @@ import sys
 from pathlib import Path
 
 from checker.discover import Oddity, Tree, sweep_submission
-from checker.engine.partition_cache import FolderStamp, files_entry, partitions_folder, stamp_files
+from checker.engine.partition_cache import (
+    FolderStamp,
+    files_entry,
+    partitions_folder,
+    quick_stamp,
+    stamp_files,
+)
 from checker.engine.pool import fork_is_safe
 
 #: results below which a tree is swept and stamped in one process (a fork costs a few milliseconds)
@@ -41,12 +47,19 @@ _Swept = tuple[int, list[Oddity], FolderStamp]
 def sweep_and_stamp(tree: Tree, cache_dir: Path, jobs: int) -> dict[str, FolderStamp]:
     """Sweep every submitter folder of a tree discovered with ``sweep=False`` (its oddities added to
     ``tree.oddities`` in tree order) and, when that pays, stamp them all now, half in a child process.
-    Returns the stamps by submitter folder (empty when they are left to the partition cache)."""
-    if not worth_splitting(tree, cache_dir, jobs):
-        for submission in tree.submissions:
-            tree.oddities.extend(sweep_submission(tree, submission))
-        return {}
+    A folder found unchanged by :func:`~checker.engine.partition_cache.quick_stamp` is stamped at
+    once and not swept: it holds no symlink. Returns the stamps taken, by submitter folder (the
+    others are left to the partition cache)."""
     folder = partitions_folder(cache_dir)
+    if not worth_splitting(tree, cache_dir, jobs):
+        early: dict[str, FolderStamp] = {}
+        for submission in tree.submissions:
+            quick = quick_stamp(folder, str(tree.root), submission)
+            if quick is not None:  # unchanged to the last folder: no link to sweep for, nothing to list
+                early[submission.rel] = quick
+            else:
+                tree.oddities.extend(sweep_submission(tree, submission))
+        return early
     theirs, mine = halves(tree)
     context = multiprocessing.get_context("fork")
     reader, writer = context.Pipe(duplex=False)
@@ -110,8 +123,11 @@ def halves(tree: Tree) -> tuple[list[int], list[int]]:
 
 def _sweep_one(tree: Tree, index: int, folder: Path) -> _Swept:
     submission = tree.submissions[index]
+    quick = quick_stamp(folder, str(tree.root), submission)
+    if quick is not None:
+        return index, [], quick
     oddities = sweep_submission(tree, submission)
-    return index, oddities, stamp_files(folder, str(tree.root), submission, tree.listings)
+    return index, oddities, stamp_files(folder, str(tree.root), submission, tree.listings, tree.listed_since_ns)
 
 
 def _child(writer: multiprocessing.connection.Connection, tree: Tree, indices: list[int], folder: Path) -> None:
