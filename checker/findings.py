@@ -43,12 +43,14 @@ class Scope(BaseModel):
 
     @property
     def level(self) -> str:
-        names = ("tree", "submitter", "submitter", "system", "benchmark", "result")
-        depth = sum(1 for part in self.parts() if part is not None)
-        return names[depth]
+        return _LEVELS[5 - self.parts().count(None)]
 
     def label(self) -> str:
-        return "/".join(part for part in self.parts() if part is not None) or "(tree)"
+        return "/".join([part for part in self.parts() if part is not None]) or "(tree)"
+
+
+#: a scope's level by how many of its parts are set (division alone is still the submitter level)
+_LEVELS = ("tree", "submitter", "submitter", "system", "benchmark", "result")
 
 
 class Finding(BaseModel):

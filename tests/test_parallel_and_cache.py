@@ -572,3 +572,24 @@ def test_warm_run_with_quick_stamps_lists_nothing_and_still_sees_new_links(tmp_p
     messages = [f.message for _, f in again.distinct_findings() if f.rule == "S002"]
     assert any(m.startswith("broken symlink") for m in messages)
     assert any(m.startswith("symlink pointing outside the tree") for m in messages)
+
+
+def test_a_partitions_findings_share_their_scope_objects(corpus):
+    """Equal scopes are one object in a partition's findings (pickled and loaded once), and the report
+    built from them is the one built from unshared copies."""
+    from checker.discover import discover
+    from checker.engine.rulepack import load_pack
+    from checker.engine.runner import _Job, _partition_tree, check_partition, enabled_rules
+    from checker.report.document import finding_out
+
+    tree = discover(corpus("v0.7"))
+    pack = load_pack("v0.7")
+    job = _Job(pack=pack, specs=[s for s in enabled_rules(pack) if s.scope != "tree"], select=(), ignore=(),
+               options={}, cache_dir=None)
+    submission = max(tree.submissions, key=lambda s: len(s.units))
+    findings = check_partition(job, _partition_tree(tree, submission)).findings
+    assert len(findings) > 2 * len({f.scope for f in findings})  # many findings per scope
+    assert len({id(f.scope) for f in findings}) == len({f.scope for f in findings})
+    scopes: dict = {}
+    shared = [finding_out(f, scopes).model_dump() for f in findings]
+    assert shared == [finding_out(f.model_copy(update={"scope": f.scope.model_copy()})).model_dump() for f in findings]

@@ -355,10 +355,21 @@ def check_partition(job: _Job, tree: Tree, donated: dict | None = None) -> Parti
             system = system_facts(ctx, unit.system)
             if system is not None:
                 systems[key] = system
+    _share_scopes(findings)
     partition = Partition(findings=findings, metrics=metrics, facts=facts, systems=systems,
                           parser_calls=evidence.parser_calls, cache_hits=disk.hits if disk else 0)
     evidence.release()
     return partition
+
+
+def _share_scopes(findings: list[Finding]) -> None:
+    """Give findings of equal scopes one Scope object: a partition's thousands of findings have a few
+    hundred scopes, and a shared object is pickled (to the parent, into the cache) and loaded once."""
+    shared: dict[Scope, Scope] = {}
+    for finding in findings:
+        scope = shared.setdefault(finding.scope, finding.scope)
+        if scope is not finding.scope:
+            finding.scope = scope
 
 
 def _partition_task(job: _Job, tree: Tree, known: list | None = None) -> Partition:

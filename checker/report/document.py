@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -204,14 +205,23 @@ class ReportDocument(BaseModel):
         return None
 
 
-def finding_out(finding: Finding) -> FindingOut:
+def finding_out(finding: Finding, scopes: dict[int, tuple[str, str]] | None = None) -> FindingOut:
+    """``scopes``: each Scope object's level and label by its id, for findings that share their scope
+    objects (those of a partition do, see :func:`checker.engine.runner.check_partition`); the
+    caller keeps the scopes alive while the dict is in use."""
+    scope = finding.scope
+    texts = scopes.get(id(scope)) if scopes is not None else None
+    if texts is None:
+        texts = (scope.level, scope.label())
+        if scopes is not None:
+            scopes[id(scope)] = texts
     # validated: pydantic's construction in Rust takes half the time of model_construct() in Python
     return FindingOut(
         rule=finding.rule,
         severity=finding.severity.value,
         message=finding.message,
-        scope=finding.scope.level,
-        scope_path=finding.scope.label(),
+        scope=texts[0],
+        scope_path=texts[1],
         path=finding.path,
         line=finding.line,
         expected=finding.expected,
@@ -270,13 +280,15 @@ def _merged_hash(outcome: RunOutcome) -> str | None:
 
 
 def build_document(outcome: RunOutcome, round_source: str, round_notes: list[str], tree: Path) -> ReportDocument:
-    counts = Counts()
+    # plain counters and scope tuples: a pydantic model's attribute writes and equality run in Python
+    tally: Counter[str] = Counter()
     results = []
     covered_scopes = set()
+    scopes: dict[int, tuple[str, str]] = {}
     for report in outcome.results:
         unit = report.unit
-        covered_scopes.add(unit.scope)
-        findings = [finding_out(f) for f in report.findings]
+        covered_scopes.add(unit.scope.parts())
+        findings = [finding_out(f, scopes) for f in report.findings]
         metric = None
         if report.metric is not None:
             m = report.metric
@@ -301,18 +313,18 @@ def build_document(outcome: RunOutcome, round_source: str, round_notes: list[str
             findings=findings,
         )
         results.append(result)
-        counts.results += 1
-        setattr(counts, report.verdict, getattr(counts, report.verdict) + 1)
+        tally[report.verdict] += 1
     for finding in outcome.findings:
         if finding.waived:
-            counts.waived_findings += 1
+            tally["waived_findings"] += 1
         elif finding.severity == Severity.ERROR:
-            counts.errors += 1
+            tally["errors"] += 1
         elif finding.severity == Severity.WARNING:
-            counts.warnings += 1
+            tally["warnings"] += 1
         elif finding.severity == Severity.INFO:
-            counts.infos += 1
-    top = [f for f in outcome.findings if f.scope.scenario is None or f.scope not in covered_scopes]
+            tally["infos"] += 1
+    counts = Counts(results=len(results), **tally)
+    top = [f for f in outcome.findings if f.scope.scenario is None or f.scope.parts() not in covered_scopes]
     systems = {key: SystemOut(path=facts.path, readable=facts.readable, **facts.fields)
                for key, facts in outcome.systems.items()}
     document = ReportDocument(
@@ -327,7 +339,7 @@ def build_document(outcome: RunOutcome, round_source: str, round_notes: list[str
         rules=_rules(outcome),
         summary=counts,
         results=results,
-        findings=[finding_out(f) for f in top],
+        findings=[finding_out(f, scopes) for f in top],
         systems=systems,
         waivers=_waivers(outcome),
         timings={k: round(v, 4) for k, v in outcome.timings.items()},
