@@ -13,7 +13,7 @@ from checker.engine.rulepack import PackError, known_rounds, load_pack_cached
 from checker.engine.runner import Progress, engine_finding, pool_for, run_checks
 from checker.engine.waivers import TREE_FILE, Waiver, load_cli_waivers, read_waiver_file
 from checker.findings import Finding, Scope, Severity
-from checker.report.document import ReportDocument, build_document
+from checker.report.document import PreparedFindings, ReportDocument, build_document
 from checker.runtime import long_lived
 
 
@@ -104,11 +104,14 @@ def run_check(
             from checker.model_audit.mapping import audit_mapped_models
 
             extra.extend(audit_mapped_models(models, tree, pack, select=select, ignore=ignore))
+        # the findings of the partitions at hand are put in report form while workers check the others
+        prepared = PreparedFindings()
         outcome = run_checks(tree, pack, select=select, ignore=ignore, extra_findings=extra, waivers=waivers,
                              today=today, progress=progress, options={"annotations": dict(annotations or {})},
-                             jobs=jobs, cache_dir=cache, evidence=evidence, pool=pool, early_stamps=early_stamps)
+                             jobs=jobs, cache_dir=cache, evidence=evidence, pool=pool, early_stamps=early_stamps,
+                             while_waiting=prepared.add_partition)
         with long_lived():  # the report lives until it is written
-            return build_document(outcome, round_source=source, round_notes=notes, tree=path)
+            return build_document(outcome, round_source=source, round_notes=notes, tree=path, prepared=prepared)
     finally:
         if pool is not None:
             pool.close()

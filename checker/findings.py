@@ -74,8 +74,10 @@ class Finding(BaseModel):
         return self.severity == Severity.ERROR and not self.waived
 
     def sort_key(self) -> tuple[Any, ...]:
+        scope = self.scope
         return (
-            tuple(part or "" for part in self.scope.parts()),
+            (scope.division or "", scope.submitter or "", scope.system or "", scope.benchmark or "",
+             scope.scenario or ""),
             SEVERITY_ORDER[self.severity],
             self.rule,
             self.path or "",

@@ -593,3 +593,68 @@ def test_a_partitions_findings_share_their_scope_objects(corpus):
     scopes: dict = {}
     shared = [finding_out(f, scopes).model_dump() for f in findings]
     assert shared == [finding_out(f.model_copy(update={"scope": f.scope.model_copy()})).model_dump() for f in findings]
+
+
+# -- a changed submitter of a large tree is checked by one worker while the others are loaded --
+
+def _replace_summary(path: Path) -> None:
+    """One byte more, through a new file (never through a hard link into the corpus)."""
+    data = path.read_bytes()
+    path.unlink()
+    path.write_bytes(data + b"\n")
+
+
+def test_changed_submitters_go_to_a_worker_while_the_rest_is_loaded(corpus, tmp_path, monkeypatch, partition_stats):
+    from checker.engine import cache as parse_cache
+    from checker.engine import partition_cache
+
+    monkeypatch.setattr(partition_cache, "SETTLE_S", 0)
+    monkeypatch.setattr(runner, "OVERLAP_MIN_PARTITIONS", 4)  # v0.7 has a dozen submitters, not hundreds
+    started: list[tuple[int, int]] = []
+    real_start = runner._Dispatch.start_if_worth
+
+    def start_if_worth(self, unstamped):
+        had = self.pool
+        real_start(self, unstamped)
+        if had is None and self.pool is not None:
+            started.append((unstamped, self.workers))
+
+    monkeypatch.setattr(runner._Dispatch, "start_if_worth", start_if_worth)
+    tree = tmp_path / "tree"
+    _linked_copy(corpus("v0.7"), tree)
+    cache = tmp_path / "cache"
+    run_check(tree, round_name="v0.7", jobs=2, cache=cache)
+    partitions = partition_stats[-1]["partitions"]
+    started.clear()
+    summaries = sorted(tree.glob("closed/*/results/*/*/*/performance/run_1/mlperf_log_summary.txt"))
+    _replace_summary(summaries[-1])  # the last submitter in tree order: taken first all the same
+    parse_cache.wait_for_writes()  # no writer thread left: the process may fork
+    one = _json_bytes(run_check(tree, round_name="v0.7", jobs=2, cache=cache))
+    assert started == [(partitions - 1, 1)]  # at the first partition taken, one worker
+    assert partition_stats[-1]["partition_cache_hits"] == partitions - 1
+    assert one == _json_bytes(run_check(tree, round_name="v0.7", jobs=2))
+
+    # several changed submitters: the one worker takes the first; what it has not started when this
+    # process is done loading is checked here; the report is the same
+    submitters = {p.relative_to(tree).parts[1]: p for p in summaries}
+    for path in list(submitters.values())[:3]:
+        _replace_summary(path)
+    parse_cache.wait_for_writes()
+    started.clear()
+    several = _json_bytes(run_check(tree, round_name="v0.7", jobs=2, cache=cache))
+    assert started and started[0][1] == 1
+    assert partition_stats[-1]["partition_cache_hits"] == partitions - 3
+    assert several == _json_bytes(run_check(tree, round_name="v0.7", jobs=2))
+
+
+def test_prepared_findings_are_made_again_when_the_engine_replaced_them():
+    from checker.findings import Finding, Scope, Severity
+    from checker.report.document import PreparedFindings, finding_out
+
+    finding = Finding(rule="A001", severity=Severity.ERROR, message="m", scope=Scope(division="closed"))
+    prepared = PreparedFindings()
+    prepared.add_partition(runner.Partition(findings=[finding], metrics=[], facts=[], systems={}))
+    assert prepared.get(finding) is prepared.get(finding)
+    waived = finding.model_copy(update={"waived": True, "waiver_reason": "known"})
+    assert prepared.get(waived).waived and prepared.get(waived) == finding_out(waived)
+    assert prepared.get(finding) == finding_out(finding)

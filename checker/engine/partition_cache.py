@@ -316,7 +316,8 @@ class FolderStamp(NamedTuple):
     files: str | None
     #: (path, stat identity, fingerprint) of every regular file seen; None when not kept
     read: list | None
-    #: whether any regular file differs from the remembered fingerprints (new, gone, or changed)
+    #: whether anything differs from what was remembered: a regular file's fingerprint (new, gone,
+    #: or changed), or a folder's identity (its :class:`Snapshot`); such a folder is likely checked
     changed: bool
 
 
@@ -338,9 +339,9 @@ def stamp_files(folder: Path, root: str, submission: Submission,
         files = files_digest(submission.path, Path(root), memo, fresh, read, listings, snapshot)
     except Exception:  # noqa: BLE001
         return FolderStamp(None, read, True)
-    changed = fresh != memo
     quick = (files, snapshot.folders) if files is not None and snapshot.usable else None
-    if files is not None and (changed or quick != remembered):
+    changed = fresh != memo or quick != remembered
+    if files is not None and changed:
         cache.write_entry(entry, (FORMAT, fresh, quick))
     return FolderStamp(files, read, changed)
 

@@ -42,7 +42,7 @@ from checker.engine.context import Context
 from checker.engine.evidence import Evidence
 from checker.engine.facts import ResultFacts, SystemFacts, result_facts, system_facts
 from checker.engine.metric import Metric, headline_metric
-from checker.engine.pool import WorkerPool
+from checker.engine.pool import WorkerPool, fork_is_safe
 from checker.engine.registry import REGISTRY, RuleSpec, Violation, load_all_checks
 from checker.engine.rulepack import RulePack
 from checker.engine.waivers import Waiver, match
@@ -54,6 +54,11 @@ if TYPE_CHECKING:
 #: ``progress(done, total, label, results)``: called after each partition (submitter folder);
 #: ``results`` is the tree's size.
 Progress = Callable[[int, int, str, int], None]
+
+#: submitters still to be stamped and loaded from the partition cache for a single changed one to go
+#: to a worker process meanwhile (forking and sending it cost about 10 ms; loading an unchanged
+#: submitter's entry about 0.3 ms)
+OVERLAP_MIN_PARTITIONS = 48
 
 #: below this many results the pool's start-up (forking, or ~0.3 s of imports per worker where
 #: processes are spawned) costs more than spreading ~10-100 ms of checking per result saves
@@ -205,7 +210,7 @@ def _deduplicate(findings: list[Finding]) -> list[Finding]:
     seen: set[tuple] = set()
     unique = []
     for finding in findings:
-        key = (finding.rule, finding.scope, finding.path, finding.line, finding.message)
+        key = (finding.rule, finding.scope.parts(), finding.path, finding.line, finding.message)
         if key not in seen:
             seen.add(key)
             unique.append(finding)
@@ -411,6 +416,7 @@ def pool_for(tree: Tree, jobs: int) -> WorkerPool | None:
 
 def _run_partitions(job: _Job, tree: Tree, jobs: int, donated: dict, on_done: Callable[[str], None],
                     pool: WorkerPool | None = None, early_stamps: dict[str, FolderStamp] | None = None,
+                    while_waiting: Callable[[Partition], None] | None = None,
                     ) -> tuple[list[Partition], int, int]:
     """Every submission's partition, in tree order; the number of worker processes used; the number
     of partitions taken from the on-disk partition cache (``job.cache_dir``). ``pool``: workers
@@ -420,11 +426,22 @@ def _run_partitions(job: _Job, tree: Tree, jobs: int, donated: dict, on_done: Ca
     With the cache, each is stamped and looked up in turn; the misses go to worker processes as soon
     as they are worth starting (see :func:`_pool_size`), so that the workers check while the rest of
     the tree is stamped. Partitions left when the stamping ends without that are checked here.
-    ``early_stamps``: stamps already taken (:func:`checker.engine.prestamp.sweep_and_stamp`)."""
+    ``early_stamps``: stamps already taken (:func:`checker.engine.prestamp.sweep_and_stamp`); the
+    submitters whose files changed since the last run come first, so that a worker checks them while
+    this process loads the others (see :meth:`_Dispatch.start_if_worth`). ``while_waiting``: called
+    with each partition this process holds before it waits for the workers, and with each partition
+    a worker returns (work that would otherwise wait for the last partition, see
+    :func:`checker.check.run_check`)."""
     parts = [_partition_tree(tree, submission) for submission in tree.submissions]
     results: list[Partition | None] = [None] * len(parts)
     stamps: list[str | None] = [None] * len(parts)
-    order = sorted(range(len(parts)), key=lambda i: -len(parts[i].submissions[0].units))
+    early = early_stamps or {}
+
+    def unchanged(index: int) -> bool:
+        stamp = early.get(parts[index].submissions[0].rel)
+        return stamp is not None and not stamp.changed
+
+    order = sorted(range(len(parts)), key=lambda i: (unchanged(i), -len(parts[i].submissions[0].units)))
     store = None
     if job.cache_dir is not None:
         from checker.engine.partition_cache import PartitionCache
@@ -444,6 +461,7 @@ def _run_partitions(job: _Job, tree: Tree, jobs: int, donated: dict, on_done: Ca
                     continue
             dispatch.add(index, unstamped=len(order) - position - 1)
         dispatch.start_if_worth(unstamped=0)
+        dispatch.take_back_unstarted()
         for index in sorted(dispatch.left):  # not worth a worker process: checked here, in tree order
             part = parts[index]
             mine = {key: donated.pop(key) for key in list(donated) if _under(key[0], part.submissions[0].path)}
@@ -451,7 +469,13 @@ def _run_partitions(job: _Job, tree: Tree, jobs: int, donated: dict, on_done: Ca
             if store is not None:
                 store.store(part.submissions[0], stamps[index], results[index])
             on_done(part.submissions[0].rel)
+        if while_waiting is not None and dispatch.futures:
+            for result in results:
+                if result is not None:
+                    while_waiting(result)
         for index, result in dispatch.results():
+            if while_waiting is not None:
+                while_waiting(result)
             results[index] = result
             if store is not None:
                 store.store(parts[index].submissions[0], stamps[index], result)
@@ -485,12 +509,18 @@ class _Dispatch:
 
     def start_if_worth(self, unstamped: int) -> None:
         """Send the partitions left to workers once two of them (with up to ``unstamped`` more to
-        come) are worth the workers: a single changed submitter is checked here, without starting any."""
+        come) are worth the workers. A single changed submitter goes to one worker when at least
+        :data:`OVERLAP_MIN_PARTITIONS` submitters are still to be stamped and loaded from the cache,
+        which this process does meanwhile; else it is checked here, without starting any."""
         if self.pool is None:
-            if len(self.left) < 2:
-                return
-            workers = _pool_size(self.jobs, len(self.left) + unstamped, self.left_units)
-            if workers <= 1:
+            if len(self.left) >= 2:
+                workers = _pool_size(self.jobs, len(self.left) + unstamped, self.left_units)
+                if workers <= 1:
+                    return
+            elif (self.left and self.store is not None and self.jobs >= 2 and self.given is None
+                  and unstamped >= OVERLAP_MIN_PARTITIONS and fork_is_safe()):
+                workers = 1
+            else:
                 return
             self.workers = workers
             self.pool = self.given or WorkerPool(workers)
@@ -498,6 +528,16 @@ class _Dispatch:
             known = self.store.handoff(self.parts[index].submissions[0]) if self.store is not None else None
             self.futures[self.pool.submit(_partition_task, self.job, self.parts[index], known)] = index
         self.left, self.left_units = [], 0
+
+    def take_back_unstarted(self) -> None:
+        """With fewer workers than ``jobs``, partitions no worker has started yet are checked here
+        instead (they are :attr:`left` again): this process has nothing else to do."""
+        if self.pool is None or self.workers >= self.jobs:
+            return
+        for future, index in list(self.futures.items()):
+            if future.cancel():
+                del self.futures[future]
+                self.left.append(index)
 
     def results(self) -> Iterator[tuple[int, Partition]]:
         """(index, partition) of each sent partition as it completes; one whose worker died is checked here."""
@@ -539,13 +579,15 @@ def run_checks(
     evidence: Evidence | None = None,
     pool: WorkerPool | None = None,
     early_stamps: dict[str, FolderStamp] | None = None,
+    while_waiting: Callable[[Partition], None] | None = None,
 ) -> RunOutcome:
     """Run the pack's rules over a discovered tree, apply the waivers and build the per-result report.
 
     ``jobs``: worker processes for the partitions (1: all in this process). ``cache_dir``: the
     on-disk parse cache. ``evidence``: the tree-level parse cache (round detection's sampled logs
     are handed to the partitions that own them instead of being parsed again). ``early_stamps``:
-    the partition cache's stamps of submitter folders taken before (see :mod:`checker.engine.prestamp`)."""
+    the partition cache's stamps of submitter folders taken before (see :mod:`checker.engine.prestamp`).
+    ``while_waiting``: see :func:`_run_partitions`."""
     started = time.perf_counter()
     evidence = evidence or Evidence(tree.root)
     base = Context(pack=pack, evidence=evidence, tree=tree, options=dict(options or {}))
@@ -567,7 +609,7 @@ def run_checks(
             progress(done[0], total, label, len(units))
 
     partitions, workers, partition_hits = _run_partitions(job, tree, jobs, evidence.donated, on_done, pool,
-                                                          early_stamps)
+                                                          early_stamps, while_waiting)
     # merged in tree order (partitions are the tree's submissions, in order), whatever ran where
     systems: dict[str, SystemFacts] = {}
     unit_facts: list[ResultFacts] = []

@@ -232,6 +232,28 @@ def finding_out(finding: Finding, scopes: dict[int, tuple[str, str]] | None = No
     )
 
 
+class PreparedFindings:
+    """Report forms of findings made before :func:`build_document`, while the engine waits for its
+    workers (:func:`checker.engine.runner.run_checks`, ``while_waiting``), instead of after them. A
+    finding the engine replaced since (a waived copy) is simply made again."""
+
+    def __init__(self) -> None:
+        self._made: dict[int, tuple[Finding, FindingOut]] = {}  # by id; the finding is kept alive
+        self.scopes: dict[int, tuple[str, str]] = {}
+
+    def add_partition(self, partition: Any) -> None:
+        """Every finding of a :class:`checker.engine.runner.Partition`."""
+        made, scopes = self._made, self.scopes
+        for finding in partition.findings:
+            made[id(finding)] = (finding, finding_out(finding, scopes))
+
+    def get(self, finding: Finding) -> FindingOut:
+        entry = self._made.get(id(finding))
+        if entry is not None and entry[0] is finding:
+            return entry[1]
+        return finding_out(finding, self.scopes)
+
+
 def _pack_hash(outcome: RunOutcome) -> str | None:
     from checker.engine.rulepack import rules_dir
 
@@ -279,16 +301,18 @@ def _merged_hash(outcome: RunOutcome) -> str | None:
         return None
 
 
-def build_document(outcome: RunOutcome, round_source: str, round_notes: list[str], tree: Path) -> ReportDocument:
+def build_document(outcome: RunOutcome, round_source: str, round_notes: list[str], tree: Path,
+                   prepared: PreparedFindings | None = None) -> ReportDocument:
+    """The report of a run; ``prepared``: findings already put in report form."""
     # plain counters and scope tuples: a pydantic model's attribute writes and equality run in Python
     tally: Counter[str] = Counter()
     results = []
     covered_scopes = set()
-    scopes: dict[int, tuple[str, str]] = {}
+    out = (prepared or PreparedFindings()).get
     for report in outcome.results:
         unit = report.unit
         covered_scopes.add(unit.scope.parts())
-        findings = [finding_out(f, scopes) for f in report.findings]
+        findings = [out(f) for f in report.findings]
         metric = None
         if report.metric is not None:
             m = report.metric
@@ -339,7 +363,7 @@ def build_document(outcome: RunOutcome, round_source: str, round_notes: list[str
         rules=_rules(outcome),
         summary=counts,
         results=results,
-        findings=[finding_out(f, scopes) for f in top],
+        findings=[out(f) for f in top],
         systems=systems,
         waivers=_waivers(outcome),
         timings={k: round(v, 4) for k, v in outcome.timings.items()},
