@@ -447,7 +447,7 @@ def _run_partitions(job: _Job, tree: Tree, jobs: int, donated: dict, on_done: Ca
         from checker.engine.partition_cache import PartitionCache
 
         store = PartitionCache(job.cache_dir, job, tree, early_stamps)
-    dispatch = _Dispatch(job, parts, jobs, pool, store)
+    dispatch = _Dispatch(job, parts, jobs, pool, store, changed=sum(not unchanged(i) for i in order))
     try:
         for position, index in enumerate(order):
             submission = parts[index].submissions[0]
@@ -461,14 +461,19 @@ def _run_partitions(job: _Job, tree: Tree, jobs: int, donated: dict, on_done: Ca
                     continue
             dispatch.add(index, unstamped=len(order) - position - 1)
         dispatch.start_if_worth(unstamped=0)
-        dispatch.take_back_unstarted()
-        for index in sorted(dispatch.left):  # not worth a worker process: checked here, in tree order
+
+        def check_here(index: int) -> None:
             part = parts[index]
             mine = {key: donated.pop(key) for key in list(donated) if _under(key[0], part.submissions[0].path)}
             results[index] = check_partition(job, part, mine)
             if store is not None:
                 store.store(part.submissions[0], stamps[index], results[index])
             on_done(part.submissions[0].rel)
+
+        for index in sorted(dispatch.left):  # not worth a worker process: checked here, in tree order
+            check_here(index)
+        while (index := dispatch.take_back_last()) is not None:  # a core to spare: help the worker
+            check_here(index)
         if while_waiting is not None and dispatch.futures:
             for result in results:
                 if result is not None:
@@ -491,8 +496,10 @@ class _Dispatch:
     the workers (see :func:`_pool_size`); until then (or for good) they stay :attr:`left` to the caller."""
 
     def __init__(self, job: _Job, parts: list[Tree], jobs: int, pool: WorkerPool | None,
-                 store: PartitionCache | None) -> None:
+                 store: PartitionCache | None, changed: int) -> None:
         self.job, self.parts, self.store = job, parts, store
+        #: partitions not known to be unchanged (see :func:`_run_partitions`): likely checked
+        self.changed = changed
         self.jobs = pool.workers if pool is not None else jobs
         self.given = pool
         self.pool: WorkerPool | None = None
@@ -509,16 +516,17 @@ class _Dispatch:
 
     def start_if_worth(self, unstamped: int) -> None:
         """Send the partitions left to workers once two of them (with up to ``unstamped`` more to
-        come) are worth the workers. A single changed submitter goes to one worker when at least
-        :data:`OVERLAP_MIN_PARTITIONS` submitters are still to be stamped and loaded from the cache,
-        which this process does meanwhile; else it is checked here, without starting any."""
+        come) are worth the workers. A single changed submitter (the only one the early stamps
+        found changed) goes to one worker when at least :data:`OVERLAP_MIN_PARTITIONS` submitters are
+        still to be stamped and loaded from the cache, which this process does meanwhile; else it is
+        checked here, without starting any."""
         if self.pool is None:
             if len(self.left) >= 2:
                 workers = _pool_size(self.jobs, len(self.left) + unstamped, self.left_units)
                 if workers <= 1:
                     return
-            elif (self.left and self.store is not None and self.jobs >= 2 and self.given is None
-                  and unstamped >= OVERLAP_MIN_PARTITIONS and fork_is_safe()):
+            elif (self.left and self.changed == 1 and self.store is not None and self.jobs >= 2
+                  and self.given is None and unstamped >= OVERLAP_MIN_PARTITIONS and fork_is_safe()):
                 workers = 1
             else:
                 return
@@ -529,15 +537,16 @@ class _Dispatch:
             self.futures[self.pool.submit(_partition_task, self.job, self.parts[index], known)] = index
         self.left, self.left_units = [], 0
 
-    def take_back_unstarted(self) -> None:
-        """With fewer workers than ``jobs``, partitions no worker has started yet are checked here
-        instead (they are :attr:`left` again): this process has nothing else to do."""
+    def take_back_last(self) -> int | None:
+        """With fewer workers than ``jobs`` (one started for a single changed submitter, and more
+        turned out changed), the last partition sent that no worker has started yet, to be checked
+        here: the worker works from the first, this process from the last. None: nothing to take."""
         if self.pool is None or self.workers >= self.jobs:
-            return
-        for future, index in list(self.futures.items()):
+            return None
+        for future in reversed(list(self.futures)):
             if future.cancel():
-                del self.futures[future]
-                self.left.append(index)
+                return self.futures.pop(future)
+        return None
 
     def results(self) -> Iterator[tuple[int, Partition]]:
         """(index, partition) of each sent partition as it completes; one whose worker died is checked here."""
