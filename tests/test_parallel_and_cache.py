@@ -672,3 +672,20 @@ def test_prepared_findings_are_made_again_when_the_engine_replaced_them():
     waived = finding.model_copy(update={"waived": True, "waiver_reason": "known"})
     assert prepared.get(waived).waived and prepared.get(waived) == finding_out(waived)
     assert prepared.get(finding) == finding_out(finding)
+
+
+def test_a_warm_cached_run_imports_no_yaml_and_no_schema_validator(tmp_path):
+    """Packs and round detection come from the cache: a fresh process reads no YAML and validates no
+    schema (both imported only when needed, which a warm run of an unchanged tree never is)."""
+    import subprocess
+    import sys
+
+    tree = tmp_path / "tree"
+    shutil.copytree(SAMPLE, tree)
+    cache = tmp_path / "cache"
+    run_check(tree, jobs=1, cache=cache)
+    probe = ("import sys; from pathlib import Path; from checker.check import run_check; "
+             f"run_check(Path({str(tree)!r}), jobs=1, cache=Path({str(cache)!r})); "
+             "print(sorted(m for m in ('yaml', 'jsonschema') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip() == "[]"

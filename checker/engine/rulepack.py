@@ -23,7 +23,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from checker.findings import Severity
@@ -37,7 +36,7 @@ class PackError(Exception):
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class RuleSetting(Strict):
@@ -483,8 +482,6 @@ def _private_copy(data: Any) -> Any:
     return data
 
 
-#: libyaml's loader when PyYAML was built with it (same documents, ~8x faster)
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 #: parsed pack files of this process, by path: (text, mapping). The mappings are shared, never
 #: mutated: the packs extend each other, so loading every round would otherwise parse v0.5.yaml and
@@ -492,6 +489,13 @@ _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _PARSED: dict[str, tuple[str, dict[str, Any]]] = {}
 #: merged packs of this process, by path: (the texts of the whole ``extends`` chain, merged mapping)
 _MERGED: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {}
+
+
+def _yaml_loader() -> Any:
+    """libyaml's safe loader when PyYAML was built with it (same documents, ~8x faster), else PyYAML's."""
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _read_yaml(path: Path) -> tuple[str, dict[str, Any]]:
@@ -503,8 +507,10 @@ def _read_yaml(path: Path) -> tuple[str, dict[str, Any]]:
     known = _PARSED.get(str(path))
     if known is not None and known[0] == text:
         return known
+    import yaml  # here, not at import: a run whose packs come from the cache reads no YAML
+
     try:
-        data = yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+        data = yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise PackError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):

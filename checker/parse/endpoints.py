@@ -17,7 +17,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, Field
 
 from checker.parse.base import ParseResult, ProblemSink, display_path, read_small_text
@@ -72,6 +71,8 @@ def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
 
 
 def _yaml_lines(node: Any, prefix: str, out: dict[str, int]) -> None:
+    import yaml
+
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = str(key_node.value)
@@ -94,6 +95,8 @@ def parse_endpoints_config(path: Path, root: Path | None = None) -> ParseResult[
     if text is None:
         result.problems = sink.finish()
         return result
+    import yaml  # here, not at import: most trees hold no endpoints result
+
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
