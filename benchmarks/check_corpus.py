@@ -9,8 +9,8 @@ timed with its own resource usage (os.wait4), so the peak RSS is that of the che
 ``--jobs 2``: the largest of the main process and its workers, whichever peaked highest). Per round:
 
 * ``--jobs 1`` and ``--jobs 2`` without a cache, then with ``--cache`` cold (empty folder, filled by
-  the run), warm (unchanged tree) and warm after one changed file (on a linked copy of the round, the
-  changed file replaced, never edited through the link);
+  the run; measured once), warm (unchanged tree) and warm after one changed file (on a linked copy of
+  the round, the changed file replaced, never edited through the link; each run after its own change);
 * results/s and MB/s (the bytes of every file of the tree), and the ratio to a plain SHA-256 pass over
   the same files measured in the same run (target: ``--jobs 2`` within 3x; warm+1 under 10% of cold);
 * for ``--scale-round``: 1x, 2x, 4x and 16x copies of the round (hard links, the submitter folders
@@ -99,13 +99,20 @@ def linked_copy(source: Path, target: Path, copies: int) -> None:
             link(str(entry), str(target / entry.name))
 
 
-def change_one_file(root: Path) -> Path:
-    """Replace (never edit through a link) the first performance summary with a one-byte-longer file."""
-    path = sorted(root.glob("*/*/results/*/*/*/performance/run_1/mlperf_log_summary.txt"))[0]
-    data = path.read_bytes()
-    path.unlink()
-    path.write_bytes(data + b"\n")
-    return path
+class OneChangedFile:
+    """The first performance summary of a tree, changed before each warm+1 run: replaced (never edited
+    through a link) by a one-byte-longer file, then by its original bytes, and so on, so that each run
+    sees exactly one file changed since the run before it."""
+
+    def __init__(self, root: Path) -> None:
+        self.path = sorted(root.glob("*/*/results/*/*/*/performance/run_1/mlperf_log_summary.txt"))[0]
+        self.original = self.path.read_bytes()
+        self.longer = False
+
+    def toggle(self) -> None:
+        self.longer = not self.longer
+        self.path.unlink()
+        self.path.write_bytes(self.original + b"\n" if self.longer else self.original)
 
 
 class Table:
@@ -135,19 +142,23 @@ def measure(root: Path, round_name: str, extra: list[str], repeat: int) -> tuple
 
 
 def cache_runs(table: Table, tree: Path, round_name: str, flags: list[str], label: str, hashed: float,
-               uncached: float) -> None:
-    """``check --cache`` cold (empty folder), warm (unchanged tree), warm after one changed file."""
+               uncached: float, repeat: int) -> None:
+    """``check --cache`` cold (empty folder; once, as a run fills it), warm (unchanged tree) and warm
+    after one changed file (each of the ``repeat`` runs after its own change, see :class:`OneChangedFile`)."""
     jobs = int(flags[flags.index("--jobs") + 1])
-    cold = None
-    for run in ("cold", "warm", "warm+1"):  # one run each: a run changes the cache
-        if run == "warm+1":
-            change_one_file(tree)
-        seconds, peak, results, _, files, size = measure(tree, round_name, flags, 1)
-        cold = cold or seconds
+    cold, peak, results, _, files, size = measure(tree, round_name, flags, 1)
+    table.row(label, jobs, "cold", results, files, size, cold, peak, hashed)
+    warm = measure(tree, round_name, flags, repeat)
+    changing = OneChangedFile(tree)
+    runs = []
+    for _ in range(repeat):
+        changing.toggle()
+        runs.append(measure(tree, round_name, flags, 1))
+    changed = (statistics.median(run[0] for run in runs), max(run[1] for run in runs), *runs[-1][2:])
+    for run, (seconds, peak, results, _, files, size) in (("warm", warm), ("warm+1", changed)):
         table.row(label, jobs, run, results, files, size, seconds, peak, hashed)
-        if run != "cold":
-            print(f"{'':<10}   {100 * seconds / cold:.0f}% of the cold-cache run, "
-                  f"{100 * seconds / uncached:.0f}% of the run without a cache", flush=True)
+        print(f"{'':<10}   {100 * seconds / cold:.0f}% of the cold-cache run, "
+              f"{100 * seconds / uncached:.0f}% of the run without a cache", flush=True)
 
 
 def main() -> None:
@@ -177,7 +188,8 @@ def main() -> None:
                 copy = scratch / f"{round_name}-j{jobs}"
                 linked_copy(root, copy, 1)
                 cache = scratch / f"cache-{round_name}-j{jobs}"
-                cache_runs(table, copy, round_name, [*flags, "--cache", str(cache)], round_name, hashed, seconds)
+                cache_runs(table, copy, round_name, [*flags, "--cache", str(cache)], round_name, hashed, seconds,
+                           args.repeat)
                 shutil.rmtree(copy)
                 shutil.rmtree(cache, ignore_errors=True)
         if args.scale_round:
@@ -196,7 +208,7 @@ def main() -> None:
                       f"({seconds / results / base:.2f}x the first copy's)", flush=True)
                 if copies == max(args.scale):
                     cache_runs(table, tree, args.scale_round, [*flags, "--cache", str(scratch / f"cache-{label}")],
-                               label, hashed, seconds)
+                               label, hashed, seconds, args.repeat)
                 shutil.rmtree(tree)
 
 

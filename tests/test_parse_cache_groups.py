@@ -274,3 +274,41 @@ def test_a_group_that_cannot_be_opened_is_a_miss_not_a_crash(tree, tmp_path, mon
     report = run_check(tree, jobs=1, cache=cache)
     assert _json(report) == _json(run_check(tree, jobs=1))
     assert not any(cache.rglob("*.grp"))
+
+
+def test_results_nearly_as_large_as_their_file_are_not_kept(corpus, tmp_path):
+    """A detail log with a megabyte-long sample set parses into a result about its own size: cheaper
+    to parse again than to keep (cache.worth_keeping). Small results and ones that condense their
+    file are kept, in the group file and in per-file entries alike."""
+    root = corpus("v1.0")
+    big = max(root.rglob("mlperf_log_detail.txt"), key=lambda p: p.stat().st_size)
+    small = next(big.parent.glob("mlperf_log_summary.txt"))
+    keys = []
+    for path, kind in ((big, "loadgen_detail"), (small, "loadgen_summary")):
+        result = parser_for(kind)(path, root=root)
+        stamp = (path.stat().st_size, 0, "x")
+        size = sum(len(chunk) for chunk in cache_module._encode(result))
+        keys.append((path.relative_to(root).as_posix(), kind, stamp, result, size))
+    assert keys[0][4] > cache_module.LARGE_RESULT_BYTES and keys[0][4] > 0.5 * big.stat().st_size
+    cache = tmp_path / "cache"
+    disk = cache_module.ParseCache(cache)
+    for rel, kind, stamp, result, _ in keys:
+        disk.store(root, rel, kind, stamp, result)
+    disk.flush()
+    back = _read_back(cache, root, [(rel, kind, stamp) for rel, kind, stamp, _, _ in keys])
+    assert back[0] is None and back[1] == keys[1][3]
+    # later, each parsed again on its own (per-file entries beside the group): the same choice
+    disk = cache_module.ParseCache(cache)
+    for rel, kind, stamp, result, _ in keys:
+        disk.store(root, rel, kind, (stamp[0], 1, "y"), result)
+    disk.flush()
+    assert len(_groups(cache)) == 1 and len(_own_entries(cache)) == 1
+    back = _read_back(cache, root, [(rel, kind, (stamp[0], 1, "y")) for rel, kind, stamp, _, _ in keys])
+    assert back[0] is None and back[1] == keys[1][3]
+
+
+def test_worth_keeping_weighs_size_against_the_file():
+    small, large = [b"x" * 1000], [b"x" * (cache_module.LARGE_RESULT_BYTES + 1)]
+    assert cache_module.worth_keeping(small, (10, 0, ""))  # small: always kept
+    assert not cache_module.worth_keeping(large, (len(large[0]) + 100, 0, ""))  # about the file's size
+    assert cache_module.worth_keeping(large, (8 * len(large[0]), 0, ""))  # condenses its file

@@ -32,6 +32,10 @@ source of every parser module (a new release or any parser change starts from an
   entries still in use. A lookup tries the group, then the file's own entry (only when the folder,
   listed once, has it).
 
+A result of over :data:`LARGE_RESULT_BYTES` pickled is kept only when it condenses its file to a
+:data:`CONDENSED` share or less (:func:`worth_keeping`): one about as large as its file, a detail log
+holding a megabyte-long sample set as text, is cheaper to parse again than to write and read back.
+
 A group file is written when its partition's checks are done (in the process that checked it), in
 one ``writev`` of the pickles and the arrays' own memory; one of :data:`BACKGROUND_BYTES` or more
 (the v0.5 accuracy logs' arrays: 120 MB for the round, which the kernel copies at 0.5 GB/s once its
@@ -83,6 +87,10 @@ FORMAT = 2
 GROUP_MIN = 16
 #: a group file at least this large is written by a thread beside the next partition's checks
 BACKGROUND_BYTES = 8 << 20
+#: a parse result whose pickle is larger than this is kept only when it is at most a
+#: :data:`CONDENSED` share of its file's size (see :func:`worth_keeping`)
+LARGE_RESULT_BYTES = 64 << 10
+CONDENSED = 0.25
 _MAGIC = b"MAPCGRP2"
 _HEADER = struct.Struct("<8sQ")
 _ALIGN = 16
@@ -332,6 +340,18 @@ def _padded(offset: int) -> int:
     return -(-offset // _ALIGN) * _ALIGN
 
 
+def worth_keeping(chunks: list[Any], stamp: Stamp) -> bool:
+    """Whether an encoded result (:func:`_encode`) is worth a cache entry. One nearly as large as its
+    file (a detail log's megabyte-long sample set, kept as text) costs about as much to write and
+    read back as to parse again (our parsers read such logs at 250-600 MB/s, about the speed of
+    pickling and writing), and it is read back only when its submitter changes: on a copy of v1.0
+    the size of its results repository such entries were 470 MB of the 490 MB cache and 0.85 s of
+    a 9 s cold run. A result that condenses its file (an accuracy log of 100 MB into its indices
+    and digests) is kept whatever its size, as is every small one."""
+    size = sum(len(chunk) for chunk in chunks)
+    return size <= LARGE_RESULT_BYTES or size <= CONDENSED * stamp[0]
+
+
 def _encode(result: ParseResult) -> list[Any]:
     """The pickle of a result's fields, then its large arrays' raw bytes (out of band, no copy)."""
     buffers: list[pickle.PickleBuffer] = []
@@ -532,6 +552,8 @@ class ParseCache:
             except Exception:  # noqa: BLE001 - fall back to one entry per file
                 pass
             for (rel, kind), (stamp, result) in entries.items():
+                if not worth_keeping(_encode(result), stamp):
+                    continue
                 if write_entry(group.entry(rel, kind), (stamp, _type_args(result), dict(result))):
                     self.writes += 1
 
@@ -544,16 +566,22 @@ class ParseCache:
                 stamp, args, _ = encoded[key]
                 encoded[key] = (stamp, args, _encode(group.result(key)))
         firsts: dict[tuple[str, int], tuple[tuple[str, str], ParseResult]] = {}
+        kept = 0
         for key, (stamp, result) in entries.items():
             model = result.model
             first = firsts.get((result.kind, id(model))) if model is not None else None
             if first is not None and type(first[1]) is type(result) and moved(first[1], result.path) == result:
                 encoded[key] = (stamp, _type_args(result), ("twin", first[0], result.path))
+                kept += 1
+                continue
+            chunks = _encode(result)
+            if not worth_keeping(chunks, stamp):
                 continue
             if model is not None:
                 firsts.setdefault((result.kind, id(model)), (key, result))
-            encoded[key] = (stamp, _type_args(result), _encode(result))
-        self.writes += len(entries)
+            encoded[key] = (stamp, _type_args(result), chunks)
+            kept += 1
+        self.writes += kept
         views = _views(_group_bytes(root, name, encoded))
 
         def write() -> None:

@@ -84,7 +84,7 @@ if TYPE_CHECKING:
     from checker.discover import Submission, Tree
     from checker.engine.runner import Partition, _Job
 
-FORMAT = 3
+FORMAT = 4
 #: a file changed less than this many seconds before it was read is not remembered (see above)
 SETTLE_S = 2
 
@@ -316,8 +316,8 @@ class FolderStamp(NamedTuple):
     files: str | None
     #: (path, stat identity, fingerprint) of every regular file seen; None when not kept
     read: list | None
-    #: whether anything differs from what was remembered: a regular file's fingerprint (new, gone,
-    #: or changed), or a folder's identity (its :class:`Snapshot`); such a folder is likely checked
+    #: whether :attr:`files` differs from the folder's stamp of the last run (or none is known): a
+    #: partition of such a folder is likely checked again
     changed: bool
 
 
@@ -331,7 +331,7 @@ def stamp_files(folder: Path, root: str, submission: Submission,
     from checker.engine import cache
 
     entry = files_entry(folder, root, submission.rel)
-    memo, remembered = _read_memo(entry)
+    memo, remembered, last = _read_memo(entry)
     fresh: dict = {}
     read: list = []
     snapshot = Snapshot(listed_since_ns or time.time_ns())
@@ -340,25 +340,24 @@ def stamp_files(folder: Path, root: str, submission: Submission,
     except Exception:  # noqa: BLE001
         return FolderStamp(None, read, True)
     quick = (files, snapshot.folders) if files is not None and snapshot.usable else None
-    changed = fresh != memo or quick != remembered
-    if files is not None and changed:
-        cache.write_entry(entry, (FORMAT, fresh, quick))
-    return FolderStamp(files, read, changed)
+    if files is not None and (fresh != memo or quick != remembered or files != last):
+        cache.write_entry(entry, (FORMAT, fresh, quick, files))
+    return FolderStamp(files, read, files is None or files != last)
 
 
-def _read_memo(entry: Path) -> tuple[dict, tuple[str, list] | None]:
-    """The remembered fingerprints of a submitter folder (an empty dict when there are none) and its
-    snapshot (None when there is none)."""
+def _read_memo(entry: Path) -> tuple[dict, tuple[str, list] | None, str | None]:
+    """What is remembered of a submitter folder: its files' fingerprints (an empty dict when none),
+    its snapshot and its last stamp (None when there is none)."""
     from checker.engine import cache
 
     try:
         with long_lived():
-            stored_format, memo, quick = cache.read_entry(entry)
+            stored_format, memo, quick, last = cache.read_entry(entry)
         if stored_format == FORMAT and isinstance(memo, dict):
-            return memo, quick
+            return memo, quick, last
     except Exception:  # noqa: BLE001 - nothing remembered: every file is read
         pass
-    return {}, None
+    return {}, None, None
 
 
 def quick_stamp(folder: Path, root: str, submission: Submission) -> FolderStamp | None:
@@ -367,7 +366,7 @@ def quick_stamp(folder: Path, root: str, submission: Submission) -> FolderStamp 
     when anything differs or nothing usable is remembered (the caller walks the folder)."""
     from checker.engine.cache import identity
 
-    memo, quick = _read_memo(files_entry(folder, root, submission.rel))
+    memo, quick, _ = _read_memo(files_entry(folder, root, submission.rel))
     if quick is None:
         return None
     try:
