@@ -390,6 +390,24 @@ def test_undecodable_folder_names_reach_every_format_as_replacement_characters(c
         assert name not in text, fmt
 
 
+def test_a_lone_surrogate_only_in_a_findings_text_is_replaced_too(tmp_path):
+    """Findings are screened by their text (an all-ASCII one cannot hold a surrogate), results without
+    them: a name that reaches the report only through a finding's message is still replaced."""
+    import os
+
+    from checker.resources import data_dir
+
+    tree = tmp_path / "tree"
+    shutil.copytree(data_dir("reference_runs") / "sample_submission", tree)
+    run = sorted(tree.glob("closed/*/results/*/*/*/performance/run_1"))[0]
+    os.symlink("nowhere.txt", run / os.fsdecode(b"link\xff.txt"))  # a broken link: S002 names it
+    doc = run_check(tree)
+    messages = [f.message for _, f in doc.distinct_findings() if f.rule == "S002"]
+    assert any(m.endswith("/link\ufffd.txt") for m in messages), messages
+    for fmt in FORMATS:
+        render(doc, fmt).encode("utf-8")
+
+
 def test_surrogate_test_of_a_model_sees_values_and_keys_and_spares_real_replacement_characters():
     """The report's quick test serializes to JSON, which refuses a lone surrogate in a value but writes
     U+FFFD for one in a dict key: both must count, and a real U+FFFD must not (a full test decides)."""

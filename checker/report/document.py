@@ -233,25 +233,42 @@ def finding_out(finding: Finding, scopes: dict[int, tuple[str, str]] | None = No
 
 
 class PreparedFindings:
-    """Report forms of findings made before :func:`build_document`, while the engine waits for its
-    workers (:func:`checker.engine.runner.run_checks`, ``while_waiting``), instead of after them. A
-    finding the engine replaced since (a waived copy) is simply made again."""
+    """Report forms of findings, each made once: ahead of :func:`build_document` while the engine
+    waits for its workers (:func:`checker.engine.runner.run_checks`, ``while_waiting``), or as the
+    document is built. A finding the engine replaced since (a waived copy) is simply made again.
+
+    Each one's text is also screened for the report's surrogate test: a string that is all ASCII
+    (a flag CPython keeps, so the test is free) cannot hold a lone surrogate, and only a finding
+    with some other text is serialized for the full test (:attr:`non_ascii`)."""
 
     def __init__(self) -> None:
         self._made: dict[int, tuple[Finding, FindingOut]] = {}  # by id; the finding is kept alive
         self.scopes: dict[int, tuple[str, str]] = {}
+        #: the report forms made from a finding with any non-ASCII text
+        self.non_ascii: list[FindingOut] = []
+
+    def _make(self, finding: Finding) -> FindingOut:
+        out = finding_out(finding, self.scopes)
+        for text in (finding.message, out.scope_path, finding.path, finding.expected, finding.found, finding.hint,
+                     finding.waiver_reason, finding.rule):
+            if text is not None and not text.isascii():
+                self.non_ascii.append(out)
+                break
+        return out
 
     def add_partition(self, partition: Any) -> None:
         """Every finding of a :class:`checker.engine.runner.Partition`."""
-        made, scopes = self._made, self.scopes
+        made, make = self._made, self._make
         for finding in partition.findings:
-            made[id(finding)] = (finding, finding_out(finding, scopes))
+            made[id(finding)] = (finding, make(finding))
 
     def get(self, finding: Finding) -> FindingOut:
         entry = self._made.get(id(finding))
         if entry is not None and entry[0] is finding:
             return entry[1]
-        return finding_out(finding, self.scopes)
+        out = self._make(finding)
+        self._made[id(finding)] = (finding, out)
+        return out
 
 
 def _pack_hash(outcome: RunOutcome) -> str | None:
@@ -308,7 +325,8 @@ def build_document(outcome: RunOutcome, round_source: str, round_notes: list[str
     tally: Counter[str] = Counter()
     results = []
     covered_scopes = set()
-    out = (prepared or PreparedFindings()).get
+    made = prepared or PreparedFindings()
+    out = made.get
     for report in outcome.results:
         unit = report.unit
         covered_scopes.add(unit.scope.parts())
@@ -369,7 +387,11 @@ def build_document(outcome: RunOutcome, round_source: str, round_notes: list[str
         timings={k: round(v, 4) for k, v in outcome.timings.items()},
     )
     # undecodable names (lone surrogates) would stop every encoder: replace them once, here
-    if not parts_may_hold_lone_surrogates([(document, {"results"}), *((result, None) for result in document.results)]):
+    # the findings were screened as they were made (PreparedFindings): only those with non-ASCII text
+    # are tested in full, the rest of each result without them
+    parts = [(document, {"results"}), *((result, {"findings"}) for result in document.results),
+             *((finding, None) for finding in made.non_ascii)]
+    if not parts_may_hold_lone_surrogates(parts):
         return document
     return ReportDocument.model_validate(scrub(document.model_dump()))
 
