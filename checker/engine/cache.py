@@ -32,9 +32,10 @@ source of every parser module (a new release or any parser change starts from an
   entries still in use. A lookup tries the group, then the file's own entry (only when the folder,
   listed once, has it).
 
-A result of over :data:`LARGE_RESULT_BYTES` pickled is kept only when it condenses its file to a
-:data:`CONDENSED` share or less (:func:`worth_keeping`): one about as large as its file, a detail log
-holding a megabyte-long sample set as text, is cheaper to parse again than to write and read back.
+A result pickled whole (no arrays beside it) of over :data:`LARGE_RESULT_BYTES` is kept only when it
+is under a :data:`CONDENSED` share of its file (:func:`worth_keeping`): one about as large as its
+file, a detail log holding a megabyte-long sample set as text, is cheaper to parse again than to
+write and read back.
 
 A group file is written when its partition's checks are done (in the process that checked it), in
 one ``writev`` of the pickles and the arrays' own memory; one of :data:`BACKGROUND_BYTES` or more
@@ -87,10 +88,10 @@ FORMAT = 2
 GROUP_MIN = 16
 #: a group file at least this large is written by a thread beside the next partition's checks
 BACKGROUND_BYTES = 8 << 20
-#: a parse result whose pickle is larger than this is kept only when it is at most a
+#: a parse result pickled whole (no arrays beside it) larger than this is kept only when it is under a
 #: :data:`CONDENSED` share of its file's size (see :func:`worth_keeping`)
 LARGE_RESULT_BYTES = 64 << 10
-CONDENSED = 0.25
+CONDENSED = 0.75
 _MAGIC = b"MAPCGRP2"
 _HEADER = struct.Struct("<8sQ")
 _ALIGN = 16
@@ -341,15 +342,16 @@ def _padded(offset: int) -> int:
 
 
 def worth_keeping(chunks: list[Any], stamp: Stamp) -> bool:
-    """Whether an encoded result (:func:`_encode`) is worth a cache entry. One nearly as large as its
-    file (a detail log's megabyte-long sample set, kept as text) costs about as much to write and
-    read back as to parse again (our parsers read such logs at 250-600 MB/s, about the speed of
-    pickling and writing), and it is read back only when its submitter changes: on a copy of v1.0
-    the size of its results repository such entries were 470 MB of the 490 MB cache and 0.85 s of
-    a 9 s cold run. A result that condenses its file (an accuracy log of 100 MB into its indices
-    and digests) is kept whatever its size, as is every small one."""
+    """Whether an encoded result (:func:`_encode`) is worth a cache entry. One pickled whole (no
+    arrays beside it) that is nearly as large as its file, a detail log's megabyte-long sample set
+    kept as text, costs about as much to write and read back as to parse again (the detail-log
+    parser reads such logs at 450 MB/s), and it is read back only when its submitter changes: on a
+    copy of v1.0 the size of its results repository such entries were 290 of the 490 MB of the cache
+    and about 0.4 s of a 9 s cold run. An accuracy log's result is kept whatever its size: its arrays
+    (and the payload digests the checks add to them) cost far more to compute again than to read
+    back, and they are written and read without a copy. So is every small result."""
     size = sum(len(chunk) for chunk in chunks)
-    return size <= LARGE_RESULT_BYTES or size <= CONDENSED * stamp[0]
+    return size <= LARGE_RESULT_BYTES or len(chunks) > 1 or size < CONDENSED * stamp[0]
 
 
 def _encode(result: ParseResult) -> list[Any]:
