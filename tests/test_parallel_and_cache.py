@@ -689,3 +689,20 @@ def test_a_warm_cached_run_imports_no_yaml_and_no_schema_validator(tmp_path):
              "print(sorted(m for m in ('yaml', 'jsonschema') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip() == "[]"
+
+
+def test_work_done_while_waiting_may_fail_without_failing_the_run(corpus, corpus_report, monkeypatch):
+    """What run_check does while the workers check (findings put in report form) is done again at its
+    usual place when it fails: the report is the same."""
+    from checker.report import document
+
+    calls: list[bool] = []
+
+    def failing(self, partition):
+        calls.append(True)
+        raise RuntimeError("planted")
+
+    monkeypatch.setattr(document.PreparedFindings, "add_partition", failing)
+    report = run_check(corpus("v0.7"), round_name="v0.7", jobs=2)
+    assert calls  # the pool ran, and the work was tried
+    assert _comparable(report) == _comparable(corpus_report("v0.7"))

@@ -27,6 +27,7 @@ findings of the tree-level evidence, the waivers and the verdicts are always com
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import traceback
@@ -477,10 +478,10 @@ def _run_partitions(job: _Job, tree: Tree, jobs: int, donated: dict, on_done: Ca
         if while_waiting is not None and dispatch.futures:
             for result in results:
                 if result is not None:
-                    while_waiting(result)
+                    _meanwhile(while_waiting, result)
         for index, result in dispatch.results():
             if while_waiting is not None:
-                while_waiting(result)
+                _meanwhile(while_waiting, result)
             results[index] = result
             if store is not None:
                 store.store(parts[index].submissions[0], stamps[index], result)
@@ -489,6 +490,12 @@ def _run_partitions(job: _Job, tree: Tree, jobs: int, donated: dict, on_done: Ca
         dispatch.close()
     hits = store.hits if store is not None else 0
     return [r for r in results if r is not None], dispatch.workers, hits
+
+
+def _meanwhile(work: Callable[[Partition], None], partition: Partition) -> None:
+    """``while_waiting`` work: done ahead of its time only, so a failure leaves it to its usual place."""
+    with contextlib.suppress(Exception):
+        work(partition)
 
 
 class _Dispatch:
