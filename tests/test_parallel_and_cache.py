@@ -706,3 +706,24 @@ def test_work_done_while_waiting_may_fail_without_failing_the_run(corpus, corpus
     report = run_check(corpus("v0.7"), round_name="v0.7", jobs=2)
     assert calls  # the pool ran, and the work was tried
     assert _comparable(report) == _comparable(corpus_report("v0.7"))
+
+
+def test_a_changed_folders_memo_is_read_once(tmp_path, monkeypatch, partition_stats):
+    """The quick stamp and the walk after it share one read of the folder's memo."""
+    from checker.engine import cache as cache_module
+    from checker.engine import partition_cache
+
+    monkeypatch.setattr(partition_cache, "SETTLE_S", 0)
+    tree = tmp_path / "tree"
+    shutil.copytree(SAMPLE, tree)
+    cache = tmp_path / "cache"
+    run_check(tree, jobs=1, cache=cache)
+    _change(tree, "file added")
+    reads: list[str] = []
+    real = cache_module.read_entry
+    monkeypatch.setattr(cache_module, "read_entry", lambda entry: reads.append(str(entry)) or real(entry))
+    again = run_check(tree, jobs=1, cache=cache)
+    assert partition_stats[-1]["partition_cache_hits"] == 0
+    memos = [entry for entry in reads if entry.endswith(".files")]
+    assert len(memos) == 1, memos
+    assert _json_bytes(again) == _json_bytes(run_check(tree, jobs=1))

@@ -178,14 +178,21 @@ def test_arrays_come_back_equal_and_writable(tree, tmp_path):
     disk.store(tree, rel, "accuracy_log", (1, 2, "x"), result)
     disk.flush()
     [loaded] = _read_back(cache, tree, [(rel, "accuracy_log", (1, 2, "x"))])
-    assert loaded is not None and loaded is not result
-    for name, value in vars(result.model).items():
-        back = getattr(loaded.model, name)
-        if isinstance(value, np.ndarray):
-            assert back.dtype == value.dtype and np.array_equal(back, value), name
-            back[...] = back  # an array over the group file's bytes, still writable
-        else:
-            assert back == value, name
+    # parsed again later (a changed file): an entry of its own beside the group, arrays alike
+    disk = cache_module.ParseCache(cache)
+    disk.store(tree, rel, "accuracy_log", (1, 3, "y"), result)
+    disk.flush()
+    assert len(_own_entries(cache)) == 1
+    [own] = _read_back(cache, tree, [(rel, "accuracy_log", (1, 3, "y"))])
+    for back_result in (loaded, own):
+        assert back_result is not None and back_result is not result
+        for name, value in vars(result.model).items():
+            back = getattr(back_result.model, name)
+            if isinstance(value, np.ndarray):
+                assert back.dtype == value.dtype and np.array_equal(back, value), name
+                back[...] = back  # an array over the entry's bytes, still writable
+            else:
+                assert back == value, name
 
 
 def test_a_cold_run_reads_each_fingerprint_once(tree, tmp_path, monkeypatch):

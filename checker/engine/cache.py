@@ -82,7 +82,7 @@ from checker.parse.base import OPEN_FLAGS, ParseResult
 from checker.parse.memo import moved
 
 EDGE = 64 * 1024
-FORMAT = 2
+FORMAT = 3
 #: a group file that exists is written again (instead of one entry per file) only when at least this
 #: many of its files, and at least as many as it still serves, were parsed again
 GROUP_MIN = 16
@@ -354,6 +354,34 @@ def worth_keeping(chunks: list[Any], stamp: Stamp) -> bool:
     return size <= LARGE_RESULT_BYTES or len(chunks) > 1 or size < CONDENSED * stamp[0]
 
 
+def _kept(entries: dict[tuple[str, str], tuple[Stamp, ParseResult]],
+          encoded: dict[tuple[str, str], list[Any]]) -> dict[tuple[str, str], tuple[Stamp, ParseResult]]:
+    """The entries :func:`worth_keeping`, for the group file and for entries of their own alike. A
+    byte-identical copy shares its first file's model (:class:`checker.parse.memo.ContentMemo`) and
+    so its verdict: each model is encoded once, into ``encoded``."""
+    verdicts: dict[tuple[str, int], bool] = {}
+    kept = {}
+    for key, (stamp, result) in entries.items():
+        mark = (result.kind, id(result.model)) if result.model is not None else None
+        verdict = verdicts.get(mark) if mark is not None else None
+        if verdict is None:
+            encoded[key] = chunks = _encode(result)
+            verdict = worth_keeping(chunks, stamp)
+            if mark is not None:
+                verdicts[mark] = verdict
+        if verdict:
+            kept[key] = (stamp, result)
+    return kept
+
+
+def _own_entry(key: tuple[str, str], stamp: Stamp, result: ParseResult,
+               encoded: dict[tuple[str, str], list[Any]]) -> tuple[Stamp, Any, list[Any]]:
+    """The value of a file's entry of its own: its fingerprint, its model type and its encoding
+    (made once, see :func:`_kept`; an array comes back writable, as from a group file)."""
+    chunks = encoded.get(key) or _encode(result)
+    return stamp, _type_args(result), [bytes(chunks[0]), *(bytearray(chunk) for chunk in chunks[1:])]
+
+
 def _encode(result: ParseResult) -> list[Any]:
     """The pickle of a result's fields, then its large arrays' raw bytes (out of band, no copy)."""
     buffers: list[pickle.PickleBuffer] = []
@@ -508,10 +536,11 @@ class ParseCache:
             path = group.entry(rel, kind)
             if path.name not in group.entries:
                 raise FileNotFoundError
-            stored_stamp, args, fields = read_entry(path)
+            stored_stamp, args, chunks = read_entry(path)
             if stored_stamp != stamp:
                 self.misses += 1
                 return None
+            fields = pickle.loads(chunks[0], buffers=chunks[1:])
             result = (ParseResult[args] if args else ParseResult).model_construct(**fields)
         except Exception:  # noqa: BLE001 - a missing, truncated or foreign entry is a miss
             self.misses += 1
@@ -535,6 +564,8 @@ class ParseCache:
         for (root, name), entries in pending.items():
             entries = {key: value for key, value in entries.items()
                        if (root, *key) not in _ADOPTED or (root, *key) in self._adopted}
+            encoded: dict[tuple[str, str], list[Any]] = {}
+            entries = _kept(entries, encoded)
             if not entries:
                 continue
             try:
@@ -549,18 +580,18 @@ class ParseCache:
                 else:  # most of it changed: write it again
                     write = len(entries) >= GROUP_MIN and len(entries) >= len(group.used)
                 if write:
-                    self._flush_group(root, name, group, entries)
+                    self._flush_group(root, name, group, entries, encoded)
                     continue
             except Exception:  # noqa: BLE001 - fall back to one entry per file
                 pass
-            for (rel, kind), (stamp, result) in entries.items():
-                if not worth_keeping(_encode(result), stamp):
-                    continue
-                if write_entry(group.entry(rel, kind), (stamp, _type_args(result), dict(result))):
+            for key, (stamp, result) in entries.items():
+                if write_entry(group.entry(*key), _own_entry(key, stamp, result, encoded)):
                     self.writes += 1
 
     def _flush_group(self, root: str, name: str, group: _Group,
-                     entries: dict[tuple[str, str], tuple[Stamp, ParseResult]]) -> None:
+                     entries: dict[tuple[str, str], tuple[Stamp, ParseResult]],
+                     encoded_now: dict[tuple[str, str], list[Any]]) -> None:
+        """``encoded_now``: encodings :func:`_kept` made of some of ``entries``."""
         encoded = {key: group.chunks(key) for key in group.used - set(entries)} if group.readable else {}
         for key in list(encoded):  # a reused twin whose original is not kept: stored in full again
             ranges = encoded[key][2]
@@ -568,31 +599,25 @@ class ParseCache:
                 stamp, args, _ = encoded[key]
                 encoded[key] = (stamp, args, _encode(group.result(key)))
         firsts: dict[tuple[str, int], tuple[tuple[str, str], ParseResult]] = {}
-        kept = 0
         for key, (stamp, result) in entries.items():
             model = result.model
             first = firsts.get((result.kind, id(model))) if model is not None else None
             if first is not None and type(first[1]) is type(result) and moved(first[1], result.path) == result:
                 encoded[key] = (stamp, _type_args(result), ("twin", first[0], result.path))
-                kept += 1
-                continue
-            chunks = _encode(result)
-            if not worth_keeping(chunks, stamp):
                 continue
             if model is not None:
                 firsts.setdefault((result.kind, id(model)), (key, result))
-            encoded[key] = (stamp, _type_args(result), chunks)
-            kept += 1
-        self.writes += kept
+            encoded[key] = (stamp, _type_args(result), encoded_now.get(key) or _encode(result))
+        self.writes += len(entries)
         views = _views(_group_bytes(root, name, encoded))
 
         def write() -> None:
             if _write_group(group.path, views, group.seen):
                 return
             # another writer's group is there: this run's parses go to entries of their own
-            for (rel, kind), (stamp, result) in entries.items():
+            for key, (stamp, result) in entries.items():
                 with contextlib.suppress(Exception):
-                    write_entry(group.entry(rel, kind), (stamp, _type_args(result), dict(result)))
+                    write_entry(group.entry(*key), _own_entry(key, stamp, result, encoded_now))
 
         if sum(len(view) for view in views) < BACKGROUND_BYTES or _in_worker():
             write()

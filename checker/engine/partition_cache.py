@@ -321,17 +321,46 @@ class FolderStamp(NamedTuple):
     changed: bool
 
 
+class Remembered(NamedTuple):
+    """What the memo of a submitter folder holds (:func:`remembered_of`), read once per run and
+    handed to :func:`quick_stamp` and then, when that fails, to :func:`stamp_files`."""
+
+    #: fingerprints by path relative to the folder (empty when none are remembered)
+    fingerprints: dict
+    #: (stamp, folder identities) of the folder's :class:`Snapshot`; None when there is none
+    snapshot: tuple[str, list] | None
+    #: the folder's stamp of the last run; None when there is none
+    last: str | None
+
+    #: a folder still to be stamped is likely changed: its quick stamp failed (see FolderStamp.changed)
+    changed = True
+
+
+def remembered_of(folder: Path, root: str, submission: Submission) -> Remembered:
+    """What is remembered of a submitter folder (nothing, when the memo is missing or unreadable)."""
+    from checker.engine import cache
+
+    try:
+        with long_lived():
+            stored_format, memo, quick, last = cache.read_entry(files_entry(folder, root, submission.rel))
+        if stored_format == FORMAT and isinstance(memo, dict):
+            return Remembered(memo, quick, last)
+    except Exception:  # noqa: BLE001 - nothing remembered: every file is read
+        pass
+    return Remembered({}, None, None)
+
+
 def stamp_files(folder: Path, root: str, submission: Submission,
                 listings: dict[str, list[os.DirEntry[str]] | None] | None = None,
-                listed_since_ns: int = 0) -> FolderStamp:
+                listed_since_ns: int = 0, remembered: Remembered | None = None) -> FolderStamp:
     """:func:`files_digest` of a submitter folder through its remembered fingerprints, which are
     rewritten when they changed, together with the folder's :class:`Snapshot` for :func:`quick_stamp`.
     ``listed_since_ns``: when ``listings`` began to be taken (:attr:`checker.discover.Tree.listed_since_ns`);
-    0: now, as the folders not in ``listings`` are listed here."""
+    0: now, as the folders not in ``listings`` are listed here. ``remembered``: the folder's memo when
+    the caller has read it (:func:`remembered_of`)."""
     from checker.engine import cache
 
-    entry = files_entry(folder, root, submission.rel)
-    memo, remembered, last = _read_memo(entry)
+    memo, known_snapshot, last = remembered or remembered_of(folder, root, submission)
     fresh: dict = {}
     read: list = []
     snapshot = Snapshot(listed_since_ns or time.time_ns())
@@ -340,33 +369,20 @@ def stamp_files(folder: Path, root: str, submission: Submission,
     except Exception:  # noqa: BLE001
         return FolderStamp(None, read, True)
     quick = (files, snapshot.folders) if files is not None and snapshot.usable else None
-    if files is not None and (fresh != memo or quick != remembered or files != last):
-        cache.write_entry(entry, (FORMAT, fresh, quick, files))
+    if files is not None and (fresh != memo or quick != known_snapshot or files != last):
+        cache.write_entry(files_entry(folder, root, submission.rel), (FORMAT, fresh, quick, files))
     return FolderStamp(files, read, files is None or files != last)
 
 
-def _read_memo(entry: Path) -> tuple[dict, tuple[str, list] | None, str | None]:
-    """What is remembered of a submitter folder: its files' fingerprints (an empty dict when none),
-    its snapshot and its last stamp (None when there is none)."""
-    from checker.engine import cache
-
-    try:
-        with long_lived():
-            stored_format, memo, quick, last = cache.read_entry(entry)
-        if stored_format == FORMAT and isinstance(memo, dict):
-            return memo, quick, last
-    except Exception:  # noqa: BLE001 - nothing remembered: every file is read
-        pass
-    return {}, None, None
-
-
-def quick_stamp(folder: Path, root: str, submission: Submission) -> FolderStamp | None:
+def quick_stamp(folder: Path, root: str, submission: Submission,
+                remembered: Remembered | None = None) -> FolderStamp | None:
     """The stamp of a submitter folder whose folders and files all still have the stat identities its
     :class:`Snapshot` remembered: its digest then is the one remembered, and no folder is listed. None
-    when anything differs or nothing usable is remembered (the caller walks the folder)."""
+    when anything differs or nothing usable is remembered (the caller walks the folder).
+    ``remembered``: the folder's memo when the caller has read it (:func:`remembered_of`)."""
     from checker.engine.cache import identity
 
-    memo, quick, _ = _read_memo(files_entry(folder, root, submission.rel))
+    memo, quick, _ = remembered or remembered_of(folder, root, submission)
     if quick is None:
         return None
     try:
@@ -390,7 +406,8 @@ def quick_stamp(folder: Path, root: str, submission: Submission) -> FolderStamp 
 class PartitionCache:
     """The partition entries of one run (one configuration); counts hits, misses and writes."""
 
-    def __init__(self, folder: Path, job: _Job, tree: Tree, early: dict[str, FolderStamp] | None = None) -> None:
+    def __init__(self, folder: Path, job: _Job, tree: Tree,
+                 early: dict[str, FolderStamp | Remembered] | None = None) -> None:
         from checker.engine import cache
 
         cache.wait_for_writes()  # an earlier run's group files (a library caller's) are complete
@@ -406,8 +423,9 @@ class PartitionCache:
         self._listings = tree.listings
         self._listed_since = tree.listed_since_ns if tree.listings is not None else 0
         #: :func:`stamp_files` of submitter folders, by relative path, taken before this run's
-        #: partitions were (:mod:`checker.engine.prestamp`): the caller's dict, each taken out as it
-        #: is used, so that the files they list are dropped with their partition
+        #: partitions were (:mod:`checker.engine.prestamp`), or what is remembered of a folder still
+        #: to be stamped: the caller's dict, each taken out as it is used, so that the files they
+        #: list are dropped with their partition
         self._early = early if early is not None else {}
         #: each submitter's files read by its stamp: (path, stat identity, fingerprint), handed to the
         #: parse cache when the submitter is checked (:func:`checker.engine.cache.remember`)
@@ -432,8 +450,10 @@ class PartitionCache:
         if self._config is None:
             return None
         early = self._early.pop(submission.rel, None)
-        found = early if early is not None else stamp_files(self.folder, self._root, submission, self._listings,
-                                                              self._listed_since)
+        if isinstance(early, FolderStamp):
+            found = early
+        else:
+            found = stamp_files(self.folder, self._root, submission, self._listings, self._listed_since, early)
         self._read[submission.rel] = found.read or []  # None: not kept; the parse cache then reads them
         return None if found.files is None else f"{self._context}|{found.files}"
 

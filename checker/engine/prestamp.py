@@ -30,9 +30,11 @@ from pathlib import Path
 from checker.discover import Oddity, Tree, sweep_submission
 from checker.engine.partition_cache import (
     FolderStamp,
+    Remembered,
     files_entry,
     partitions_folder,
     quick_stamp,
+    remembered_of,
     stamp_files,
 )
 from checker.engine.pool import fork_is_safe
@@ -44,21 +46,22 @@ MIN_RESULTS = 200
 _Swept = tuple[int, list[Oddity], FolderStamp]
 
 
-def sweep_and_stamp(tree: Tree, cache_dir: Path, jobs: int) -> dict[str, FolderStamp]:
+def sweep_and_stamp(tree: Tree, cache_dir: Path, jobs: int) -> dict[str, FolderStamp | Remembered]:
     """Sweep every submitter folder of a tree discovered with ``sweep=False`` (its oddities added to
     ``tree.oddities`` in tree order) and, when that pays, stamp them all now, half in a child process.
     A folder found unchanged by :func:`~checker.engine.partition_cache.quick_stamp` is stamped at
-    once and not swept: it holds no symlink. Returns the stamps taken, by submitter folder (the
-    others are left to the partition cache)."""
+    once and not swept: it holds no symlink. Returns, by submitter folder, the stamp taken, or what
+    is remembered of a folder left to the partition cache to stamp (its memo is read once)."""
     folder = partitions_folder(cache_dir)
     if not worth_splitting(tree, cache_dir, jobs):
-        early: dict[str, FolderStamp] = {}
+        early: dict[str, FolderStamp | Remembered] = {}
         for submission in tree.submissions:
-            quick = quick_stamp(folder, str(tree.root), submission)
-            if quick is not None:  # unchanged to the last folder: no link to sweep for, nothing to list
-                early[submission.rel] = quick
-            else:
+            remembered = remembered_of(folder, str(tree.root), submission)
+            quick = quick_stamp(folder, str(tree.root), submission, remembered)
+            if quick is None:
                 tree.oddities.extend(sweep_submission(tree, submission))
+            # unchanged to the last folder: no link to sweep for, nothing to list
+            early[submission.rel] = quick or remembered
         return early
     theirs, mine = halves(tree)
     context = multiprocessing.get_context("fork")
@@ -89,7 +92,7 @@ def sweep_and_stamp(tree: Tree, cache_dir: Path, jobs: int) -> dict[str, FolderS
     for index in theirs:
         if index not in swept:
             swept[index] = _sweep_one(tree, index, folder)
-    stamps: dict[str, FolderStamp] = {}
+    stamps: dict[str, FolderStamp | Remembered] = {}
     for index, submission in enumerate(tree.submissions):
         _, oddities, stamp = swept[index]
         tree.oddities.extend(oddities)
@@ -123,11 +126,13 @@ def halves(tree: Tree) -> tuple[list[int], list[int]]:
 
 def _sweep_one(tree: Tree, index: int, folder: Path) -> _Swept:
     submission = tree.submissions[index]
-    quick = quick_stamp(folder, str(tree.root), submission)
+    remembered = remembered_of(folder, str(tree.root), submission)
+    quick = quick_stamp(folder, str(tree.root), submission, remembered)
     if quick is not None:
         return index, [], quick
     oddities = sweep_submission(tree, submission)
-    return index, oddities, stamp_files(folder, str(tree.root), submission, tree.listings, tree.listed_since_ns)
+    return index, oddities, stamp_files(folder, str(tree.root), submission, tree.listings, tree.listed_since_ns,
+                                        remembered)
 
 
 def _child(writer: multiprocessing.connection.Connection, tree: Tree, indices: list[int], folder: Path) -> None:

@@ -50,7 +50,7 @@ from checker.engine.waivers import Waiver, match
 from checker.findings import Finding, Scope, Severity, as_text
 
 if TYPE_CHECKING:
-    from checker.engine.partition_cache import FolderStamp, PartitionCache
+    from checker.engine.partition_cache import FolderStamp, PartitionCache, Remembered
 
 #: ``progress(done, total, label, results)``: called after each partition (submitter folder);
 #: ``results`` is the tree's size.
@@ -416,7 +416,7 @@ def pool_for(tree: Tree, jobs: int) -> WorkerPool | None:
 
 
 def _run_partitions(job: _Job, tree: Tree, jobs: int, donated: dict, on_done: Callable[[str], None],
-                    pool: WorkerPool | None = None, early_stamps: dict[str, FolderStamp] | None = None,
+                    pool: WorkerPool | None = None, early_stamps: dict[str, FolderStamp | Remembered] | None = None,
                     while_waiting: Callable[[Partition], None] | None = None,
                     ) -> tuple[list[Partition], int, int]:
     """Every submission's partition, in tree order; the number of worker processes used; the number
@@ -594,7 +594,7 @@ def run_checks(
     cache_dir: Path | None = None,
     evidence: Evidence | None = None,
     pool: WorkerPool | None = None,
-    early_stamps: dict[str, FolderStamp] | None = None,
+    early_stamps: dict[str, FolderStamp | Remembered] | None = None,
     while_waiting: Callable[[Partition], None] | None = None,
 ) -> RunOutcome:
     """Run the pack's rules over a discovered tree, apply the waivers and build the per-result report.
