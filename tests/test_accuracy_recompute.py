@@ -327,3 +327,20 @@ def test_a_registered_plugin_is_used_end_to_end(corpus, tmp_path):
     finally:
         unregister("test-even-bytes")
         load_pack.cache_clear()
+
+
+@pytest.mark.parametrize(("line", "problem"), [
+    ("ILSVRC2012_val_00000002.JPEG ²", "expected '<image> <class>'"),  # a digit to isdigit(), not to int()
+    ("ILSVRC2012_val_00000002.JPEG 123456789012345678901234567890", "class ids outside"),
+    ("ILSVRC2012_val_00000002.JPEG", "expected '<image> <class>'"),
+])
+def test_a_bad_label_file_is_an_annotation_error(tmp_path, line, problem):
+    """Bad labels are an AnnotationError (a finding), never another exception (an internal error)."""
+    from checker.metrics.base import AnnotationError
+
+    path = tmp_path / "val_map.txt"
+    path.write_text(f"ILSVRC2012_val_00000001.JPEG 65\n{line}\n", encoding="utf-8")
+    with pytest.raises(AnnotationError, match=problem):
+        load_val_map(path)
+    path.write_text("ILSVRC2012_val_00000001.JPEG 65\n\nILSVRC2012_val_00000002.JPEG 970\n", encoding="utf-8")
+    assert load_val_map(path).values.tolist() == [65, 970]

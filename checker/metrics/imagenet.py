@@ -60,15 +60,15 @@ def load_val_map(path: Path) -> Labels:
         if not line.strip():
             continue
         parts = line.split()
-        if len(parts) < 2 or not parts[-1].lstrip("-").isdigit():
+        # ASCII digits only: str.isdigit() also takes superscripts, which int() rejects
+        if len(parts) < 2 or not (parts[-1].isascii() and parts[-1].lstrip("-").isdigit()):
             raise AnnotationError(f"{path}:{number}: expected '<image> <class>', found {line[:80]!r}")
         labels.append(int(parts[-1]))
     if not labels:
         raise AnnotationError(f"{path}: no labels")
-    values = np.asarray(labels, dtype=np.int64)
-    if values.min() < 0 or values.max() >= CLASSES:
+    if min(labels) < 0 or max(labels) >= CLASSES:  # before int64: a 30-digit id must not overflow
         raise AnnotationError(f"{path}: class ids outside 0..{CLASSES - 1}")
-    return Labels(values=values, path=Path(path))
+    return Labels(values=np.asarray(labels, dtype=np.int64), path=Path(path))
 
 
 def _matrix(payloads: list[bytes], size: int) -> np.ndarray:
