@@ -238,6 +238,44 @@ def test_whole_file_and_streaming_paths_agree_on_odd_2019_text(tmp_path, monkeyp
     assert any(p.code == "repeated_key" and "effective_scenario" in p.message for p in fast.problems)
 
 
+def test_repeated_phase_records_count_as_on_the_careful_path(tmp_path, monkeypatch):
+    """Repeats of the 2019 phase records (power marks, sample sets, query counts) are only counted
+    on the whole-file path; spellings and states it does not expect must come out as line by line:
+    before a first value, in a settings block, inside a multi-line record, with NUL bytes, another
+    spacing, no brackets, a count missing, trailing blanks."""
+    import checker.parse.loadgen_detail as detail_module
+
+    def rec(body: str) -> str:
+        return f'"pid": 7, "tid": 7, "ts": 1ns : {body}'
+
+    queries = 'GeneratedQueries: "queries" : 64, "samples per query" : 1, "duration" : 5'
+    odd = [
+        'POWER_BEGIN: "mode" : Performance, "time" : 1', 'POWER_BEGIN : "mode" : x', "POWER_BEGIN:",
+        'POWER_END: "time" : 2\x00', "Loading QSL : no brackets", 'Loading QSL : "set" : "]3["',
+        'Loading QSL : "set" : "[1,\x002]"', 'Loading QSL : "set" : "[4,5]" ', queries, queries + "  ",
+        queries.replace(" : 64", ": 64"),
+        'GeneratedQueries: "queries" : 64', 'GeneratedQueries: "queries" : 64, "samples per query" : 1, '
+        '"duration" : 5, "more" : 1', queries.replace("64", "6\x004"),
+    ]
+    lines = [rec("POWER_END: before any first value"), rec(queries), rec("Effective Settings:"),
+             rec('POWER_BEGIN: "in" : "a block"'), rec(queries), rec(""),
+             rec('Loading QSL : "set" : "[3,1,2]"'), rec("git_log :"), rec("POWER_BEGIN: ends the log"), "x",
+             *[rec(body) for body in odd * 3]]
+    path = tmp_path / "mlperf_log_detail.txt"
+    path.write_bytes("\n".join(lines).encode())
+    detail_module.clear_caches()
+    fast = parse_detail(path)
+    monkeypatch.setattr(detail_module, "read_small_text", lambda *args: None)
+    detail_module.clear_caches()
+    slow = parse_detail(path)
+    assert fast.model.model_dump() == slow.model.model_dump()
+    assert [p.model_dump() for p in fast.problems] == [p.model_dump() for p in slow.problems]
+    entries = fast.model.entries
+    assert entries["power_begin"].count == 2 + 3 * 3 and entries["power_end"].count == 1 + 3
+    assert entries["loaded_qsl_set"].count == 1 + 2 * 3 and entries["generated_query_count"].count == 2 + 6 * 3
+    assert entries["generated_samples_per_query"].count == 2 + 5 * 3
+
+
 def test_a_sha1_table_with_a_bad_row_is_tried_in_bulk_once(tmp_path, monkeypatch):
     """A 2019 SHA-1 table the bulk reader turns down (a bad row near its end) is read line by line
     from there, not offered to the bulk reader again at every line (which made a table of a few
