@@ -317,6 +317,20 @@ def _spy_cuts(monkeypatch, detail_module) -> list[int]:
     return made
 
 
+def test_a_cut_mark_is_never_mistaken_for_the_logs_own_control_byte():
+    """A \\x01 inside a cut set goes with it; one anywhere in the text that stays (before, between
+    or after the sets) means nothing is cut."""
+    from checker.parse.loadgen_detail import _any_tail, _at_line_start, _cut_sample_sets
+
+    sample_set = "[" + "1," * 3000 + "2]"
+    lines = [f"S {sample_set} a", f"S {sample_set[:-2]}\x01]", "b", f"S {sample_set}"]
+    scan, cuts = _cut_sample_sets("\n".join(lines), "S [", _at_line_start, _any_tail)
+    assert scan == "S [\x010] a\nS [\x011]\nb\nS [\x012]" and cuts == [sample_set, sample_set[:-2] + "\x01]", sample_set]
+    for at in range(len(lines) + 1):
+        text = "\n".join(lines[:at] + ["\x01"] + lines[at:])
+        assert _cut_sample_sets(text, "S [", _at_line_start, _any_tail) == (text, [])
+
+
 @pytest.mark.parametrize("extra, cut", [("", 3), ("\x01 a control byte elsewhere", 0)])
 def test_long_mllog_sample_sets_are_cut_out_and_read_back_exactly(tmp_path, monkeypatch, extra, cut):
     """Long sample sets skip the row regex; the model is the one the line-by-line reader makes, also

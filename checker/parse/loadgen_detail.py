@@ -332,10 +332,11 @@ def _cut_sample_sets(text: str, opener: str, at_record_start: Callable[[str, int
     if not cuts:
         return text, cuts
     parts.append(text[done:])
-    scan = "".join(parts)
-    if scan.count(_CUT_MARK) != len(cuts):
+    # the kept text (every other part) holds no mark of its own; ``in`` is a memchr, several times
+    # faster than counting the marks of the joined text
+    if any(_CUT_MARK in part for part in parts[::2]):
         return text, []
-    return scan, cuts
+    return "".join(parts), cuts
 
 
 def _tail_ok(text: str, start: int, end: int) -> bool:
