@@ -72,17 +72,19 @@ _MLLOG_TAIL = re.compile(
     r', "time_ms": [-+0-9.eE]+, "namespace": "[^"\\]*", "event_type": "[^"\\]*", "metadata": '
     r'\{"is_error": (true|false), "is_warning": (true|false), [^{}\n]*\}\}[ \t\r]*$'
 )
-_QUIET_TAIL = (r', "time_ms": [-+0-9.eE]+, "namespace": "[^"\\\n]*", "event_type": "[^"\\\n]*", "metadata": '
-               r'\{"is_error": false, "is_warning": false, [^{}\n]*\}\}[ \t\r]*')
+_QUIET_TAIL = (r', "time_ms": [-+0-9.eE]++, "namespace": "[^"\\\n]*+", "event_type": "[^"\\\n]*+", "metadata": '
+               r'\{"is_error": false, "is_warning": false, [^{}\n]*+\}\}[ \t\r]*+')
+# Possessive repeats (``*+``, ``++``) where giving characters back can never help the match: the
+# same rows, a few per cent faster.
 # One row per line of a whole file (findall): a quiet record with a simple value as (prefix, key,
 # integer, real, string, constant), a quiet sample set as (prefix, list text), any other line as
 # its text; the fields of the other shapes are empty strings.
 _QUIET_ROWS = {
     prefix: re.compile(
-        rf'^(?:({prefix}) \{{"key": "([^"\\\n]*)", "value": (?:(-?\d+)|(-?\d+\.\d*(?:[eE][-+]?\d+)?|-?\d+[eE][-+]?\d+)'
-        rf'|"([^"\\\n]*)"|(true|false|null)){_QUIET_TAIL}'
+        rf'^(?:({prefix}) \{{"key": "([^"\\\n]*+)", "value": (?:(-?\d++)|(-?\d+\.\d*(?:[eE][-+]?\d+)?|-?\d+[eE][-+]?\d+)'
+        rf'|"([^"\\\n]*+)"|(true|false|null)){_QUIET_TAIL}'
         rf'|({prefix}) \{{"key": "loaded_qsl_set", "value": (\[[^\n]*\]){_QUIET_TAIL}'
-        r'|([^\n]*))$',
+        r'|([^\n]*+))$',
         re.MULTILINE,
     )
     for prefix in (":::MLLOG", ":::ENDPTS")
@@ -93,7 +95,7 @@ _QUIET_TAIL_RE = re.compile(_QUIET_TAIL)
 CUT_MIN_CHARS = 4096
 #: Marks a cut sample set in the text the regex reads: ``[\x01<k>]`` for the k-th cut.
 _CUT_MARK = "\x01"
-_TEXT_ROWS = re.compile(r'^(?:("pid": )-?\d+, "tid": \d+, "ts": -?\d+ns : ?([^\n]*)|([^\n]*))$', re.MULTILINE)
+_TEXT_ROWS = re.compile(r'^(?:("pid": )-?\d++, "tid": \d++, "ts": -?\d++ns : ?+([^\n]*+)|([^\n]*+))$', re.MULTILINE)
 _TEXT_PREFIX = re.compile(r'"pid": -?\d+, "tid": \d+, "ts": -?\d+ns : ?')
 _SIMPLE_VALUE = re.compile(r'^(?:(-?\d+)|(-?\d+\.\d*(?:[eE][-+]?\d+)?|-?\d+[eE][-+]?\d+)|"([^"\\]*)"|(true|false|null))$')
 _CONSTANTS = {"true": True, "false": False, "null": None}
