@@ -276,6 +276,29 @@ def test_repeated_phase_records_count_as_on_the_careful_path(tmp_path, monkeypat
     assert entries["generated_samples_per_query"].count == 2 + 5 * 3
 
 
+def test_git_log_lines_are_read_in_one_go_as_line_by_line(tmp_path, monkeypatch):
+    """The unprefixed lines of a 2019 git log or status (CRs, blanks, a '"pid"' line that is no
+    record, more text than the cap keeps) come out of the whole-file path as out of the streamed one."""
+    import checker.parse.loadgen_detail as detail_module
+
+    monkeypatch.setattr(detail_module, "MAX_MULTILINE_CHARS", 40)
+
+    def rec(body: str) -> str:
+        return f'"pid": 7, "tid": 7, "ts": 1ns : {body}'
+
+    lines = [rec("git_log :"), "", "abc first\r", '"pid": not a record', "x" * 30, "short", rec("git_status :"),
+             " M a.py", "", rec("version : .5a1 @ 6958607d52"), "stray"]
+    path = tmp_path / "mlperf_log_detail.txt"
+    path.write_text("\n".join(lines))
+    fast = parse_detail(path)
+    monkeypatch.setattr(detail_module, "read_small_text", lambda *args: None)
+    slow = parse_detail(path)
+    assert fast.model.model_dump() == slow.model.model_dump()
+    assert [p.model_dump() for p in fast.problems] == [p.model_dump() for p in slow.problems]
+    assert fast.model.value("loadgen_git_log_message") == 'abc first\n"pid": not a record\nshort'
+    assert fast.model.value("loadgen_git_status_message") == "M a.py"
+
+
 def test_a_sha1_table_with_a_bad_row_is_tried_in_bulk_once(tmp_path, monkeypatch):
     """A 2019 SHA-1 table the bulk reader turns down (a bad row near its end) is read line by line
     from there, not offered to the bulk reader again at every line (which made a table of a few

@@ -699,7 +699,11 @@ class _TextReader(_Reader):
                     continue
             record_text(index, body, sink)
             block, multiline = self.block, self.open_multiline
-            if multiline is not None and multiline[0] == "sha1" and multiline[1] != self.sha1_declined:
+            if multiline is None:
+                continue
+            if multiline[0] != "sha1":
+                index = self._multiline_rows(rows, index, count, multiline[2])
+            elif multiline[1] != self.sha1_declined:
                 read = self._sha1_table(rows, index, count)
                 if read == index:  # read line by line from here, not tried again at every line
                     self.sha1_declined = multiline[1]
@@ -739,6 +743,23 @@ class _TextReader(_Reader):
         for entry in found:
             entry.count += 1
         return True
+
+    def _multiline_rows(self, rows: list[tuple[str, str, str]], start: int, count: int, collected: list[str]) -> int:
+        """The unprefixed lines of an open git log or status, up to the next record, in one loop (what
+        :meth:`_continuation` does with each: kept within the caps); returns the next row's index."""
+        chars = self.multiline_chars
+        index = start
+        while index < count:
+            marker, _, other = rows[index]
+            if marker:
+                break
+            text = other.rstrip("\r")
+            if len(collected) < 10_000 and chars + len(text) <= MAX_MULTILINE_CHARS:
+                collected.append(text)
+                chars += len(text)
+            index += 1
+        self.multiline_chars = chars
+        return index
 
     def _sha1_table(self, rows: list[tuple[str, str, str]], start: int, count: int) -> int:
         """Read the table's lines up to the next record; returns the index of the first line not read.
