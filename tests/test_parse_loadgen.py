@@ -238,6 +238,67 @@ def test_whole_file_and_streaming_paths_agree_on_odd_2019_text(tmp_path, monkeyp
     assert any(p.code == "repeated_key" and "effective_scenario" in p.message for p in fast.problems)
 
 
+def test_repeated_phase_records_count_as_on_the_careful_path(tmp_path, monkeypatch):
+    """Repeats of the 2019 phase records (power marks, sample sets, query counts) are only counted
+    on the whole-file path; spellings and states it does not expect must come out as line by line:
+    before a first value, in a settings block, inside a multi-line record, with NUL bytes, another
+    spacing, no brackets, a count missing, trailing blanks."""
+    import checker.parse.loadgen_detail as detail_module
+
+    def rec(body: str) -> str:
+        return f'"pid": 7, "tid": 7, "ts": 1ns : {body}'
+
+    queries = 'GeneratedQueries: "queries" : 64, "samples per query" : 1, "duration" : 5'
+    odd = [
+        'POWER_BEGIN: "mode" : Performance, "time" : 1', 'POWER_BEGIN : "mode" : x', "POWER_BEGIN:",
+        'POWER_END: "time" : 2\x00', "Loading QSL : no brackets", 'Loading QSL : "set" : "]3["',
+        'Loading QSL : "set" : "[1,\x002]"', 'Loading QSL : "set" : "[4,5]" ', queries, queries + "  ",
+        queries.replace(" : 64", ": 64"),
+        'GeneratedQueries: "queries" : 64', 'GeneratedQueries: "queries" : 64, "samples per query" : 1, '
+        '"duration" : 5, "more" : 1', queries.replace("64", "6\x004"),
+    ]
+    lines = [rec("POWER_END: before any first value"), rec(queries), rec("Effective Settings:"),
+             rec('POWER_BEGIN: "in" : "a block"'), rec(queries), rec(""),
+             rec('Loading QSL : "set" : "[3,1,2]"'), rec("git_log :"), rec("POWER_BEGIN: ends the log"), "x",
+             *[rec(body) for body in odd * 3]]
+    path = tmp_path / "mlperf_log_detail.txt"
+    path.write_bytes("\n".join(lines).encode())
+    detail_module.clear_caches()
+    fast = parse_detail(path)
+    monkeypatch.setattr(detail_module, "read_small_text", lambda *args: None)
+    detail_module.clear_caches()
+    slow = parse_detail(path)
+    assert fast.model.model_dump() == slow.model.model_dump()
+    assert [p.model_dump() for p in fast.problems] == [p.model_dump() for p in slow.problems]
+    entries = fast.model.entries
+    assert entries["power_begin"].count == 2 + 3 * 3 and entries["power_end"].count == 1 + 3
+    assert entries["loaded_qsl_set"].count == 1 + 2 * 3 and entries["generated_query_count"].count == 2 + 6 * 3
+    assert entries["generated_samples_per_query"].count == 2 + 5 * 3
+
+
+def test_git_log_lines_are_read_in_one_go_as_line_by_line(tmp_path, monkeypatch):
+    """The unprefixed lines of a 2019 git log or status (CRs, blanks, a '"pid"' line that is no
+    record, more text than the cap keeps) come out of the whole-file path as out of the streamed one."""
+    import checker.parse.loadgen_detail as detail_module
+
+    monkeypatch.setattr(detail_module, "MAX_MULTILINE_CHARS", 40)
+
+    def rec(body: str) -> str:
+        return f'"pid": 7, "tid": 7, "ts": 1ns : {body}'
+
+    lines = [rec("git_log :"), "", "abc first\r", '"pid": not a record', "x" * 30, "short", rec("git_status :"),
+             " M a.py", "", rec("version : .5a1 @ 6958607d52"), "stray"]
+    path = tmp_path / "mlperf_log_detail.txt"
+    path.write_text("\n".join(lines))
+    fast = parse_detail(path)
+    monkeypatch.setattr(detail_module, "read_small_text", lambda *args: None)
+    slow = parse_detail(path)
+    assert fast.model.model_dump() == slow.model.model_dump()
+    assert [p.model_dump() for p in fast.problems] == [p.model_dump() for p in slow.problems]
+    assert fast.model.value("loadgen_git_log_message") == 'abc first\n"pid": not a record\nshort'
+    assert fast.model.value("loadgen_git_status_message") == "M a.py"
+
+
 def test_a_sha1_table_with_a_bad_row_is_tried_in_bulk_once(tmp_path, monkeypatch):
     """A 2019 SHA-1 table the bulk reader turns down (a bad row near its end) is read line by line
     from there, not offered to the bulk reader again at every line (which made a table of a few
@@ -277,6 +338,20 @@ def _spy_cuts(monkeypatch, detail_module) -> list[int]:
 
     monkeypatch.setattr(detail_module, "_cut_sample_sets", spy)
     return made
+
+
+def test_a_cut_mark_is_never_mistaken_for_the_logs_own_control_byte():
+    """A \\x01 inside a cut set goes with it; one anywhere in the text that stays (before, between
+    or after the sets) means nothing is cut."""
+    from checker.parse.loadgen_detail import _any_tail, _at_line_start, _cut_sample_sets
+
+    sample_set = "[" + "1," * 3000 + "2]"
+    lines = [f"S {sample_set} a", f"S {sample_set[:-2]}\x01]", "b", f"S {sample_set}"]
+    scan, cuts = _cut_sample_sets("\n".join(lines), "S [", _at_line_start, _any_tail)
+    assert scan == "S [\x010] a\nS [\x011]\nb\nS [\x012]" and cuts == [sample_set, sample_set[:-2] + "\x01]", sample_set]
+    for at in range(len(lines) + 1):
+        text = "\n".join(lines[:at] + ["\x01"] + lines[at:])
+        assert _cut_sample_sets(text, "S [", _at_line_start, _any_tail) == (text, [])
 
 
 @pytest.mark.parametrize("extra, cut", [("", 3), ("\x01 a control byte elsewhere", 0)])

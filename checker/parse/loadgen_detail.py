@@ -72,17 +72,19 @@ _MLLOG_TAIL = re.compile(
     r', "time_ms": [-+0-9.eE]+, "namespace": "[^"\\]*", "event_type": "[^"\\]*", "metadata": '
     r'\{"is_error": (true|false), "is_warning": (true|false), [^{}\n]*\}\}[ \t\r]*$'
 )
-_QUIET_TAIL = (r', "time_ms": [-+0-9.eE]+, "namespace": "[^"\\\n]*", "event_type": "[^"\\\n]*", "metadata": '
-               r'\{"is_error": false, "is_warning": false, [^{}\n]*\}\}[ \t\r]*')
+_QUIET_TAIL = (r', "time_ms": [-+0-9.eE]++, "namespace": "[^"\\\n]*+", "event_type": "[^"\\\n]*+", "metadata": '
+               r'\{"is_error": false, "is_warning": false, [^{}\n]*+\}\}[ \t\r]*+')
+# Possessive repeats (``*+``, ``++``) where giving characters back can never help the match: the
+# same rows, a few per cent faster.
 # One row per line of a whole file (findall): a quiet record with a simple value as (prefix, key,
 # integer, real, string, constant), a quiet sample set as (prefix, list text), any other line as
 # its text; the fields of the other shapes are empty strings.
 _QUIET_ROWS = {
     prefix: re.compile(
-        rf'^(?:({prefix}) \{{"key": "([^"\\\n]*)", "value": (?:(-?\d+)|(-?\d+\.\d*(?:[eE][-+]?\d+)?|-?\d+[eE][-+]?\d+)'
-        rf'|"([^"\\\n]*)"|(true|false|null)){_QUIET_TAIL}'
+        rf'^(?:({prefix}) \{{"key": "([^"\\\n]*+)", "value": (?:(-?\d++)|(-?\d+\.\d*(?:[eE][-+]?\d+)?|-?\d+[eE][-+]?\d+)'
+        rf'|"([^"\\\n]*+)"|(true|false|null)){_QUIET_TAIL}'
         rf'|({prefix}) \{{"key": "loaded_qsl_set", "value": (\[[^\n]*\]){_QUIET_TAIL}'
-        r'|([^\n]*))$',
+        r'|([^\n]*+))$',
         re.MULTILINE,
     )
     for prefix in (":::MLLOG", ":::ENDPTS")
@@ -93,7 +95,7 @@ _QUIET_TAIL_RE = re.compile(_QUIET_TAIL)
 CUT_MIN_CHARS = 4096
 #: Marks a cut sample set in the text the regex reads: ``[\x01<k>]`` for the k-th cut.
 _CUT_MARK = "\x01"
-_TEXT_ROWS = re.compile(r'^(?:("pid": )-?\d+, "tid": \d+, "ts": -?\d+ns : ?([^\n]*)|([^\n]*))$', re.MULTILINE)
+_TEXT_ROWS = re.compile(r'^(?:("pid": )-?\d++, "tid": \d++, "ts": -?\d++ns : ?+([^\n]*+)|([^\n]*+))$', re.MULTILINE)
 _TEXT_PREFIX = re.compile(r'"pid": -?\d+, "tid": \d+, "ts": -?\d+ns : ?')
 _SIMPLE_VALUE = re.compile(r'^(?:(-?\d+)|(-?\d+\.\d*(?:[eE][-+]?\d+)?|-?\d+[eE][-+]?\d+)|"([^"\\]*)"|(true|false|null))$')
 _CONSTANTS = {"true": True, "false": False, "null": None}
@@ -332,10 +334,11 @@ def _cut_sample_sets(text: str, opener: str, at_record_start: Callable[[str, int
     if not cuts:
         return text, cuts
     parts.append(text[done:])
-    scan = "".join(parts)
-    if scan.count(_CUT_MARK) != len(cuts):
+    # the kept text (every other part) holds no mark of its own; ``in`` is a memchr, several times
+    # faster than counting the marks of the joined text
+    if any(_CUT_MARK in part for part in parts[::2]):
         return text, []
-    return scan, cuts
+    return "".join(parts), cuts
 
 
 def _tail_ok(text: str, start: int, end: int) -> bool:
@@ -648,6 +651,7 @@ class _TextReader(_Reader):
         self.sha1_declined: int | None = None  # line of a SHA-1 table the bulk reader turned down
         self.cuts: list[str] = []  # sample sets cut out of the text the row regex reads
         self.known = _KNOWN_RECORDS
+        self.repeated_queries: dict[str, list[DetailEntry]] = {}  # see _queries_again()
 
     def feed_text(self, text: str, start: int, sink: ProblemSink) -> int:
         """One regex over the whole file gives a row per line (in C): a record's text, or the line
@@ -656,38 +660,106 @@ class _TextReader(_Reader):
         rows = _TEXT_ROWS.findall(scan)  # one row per line, as many as text.split("\n") gives
         count = _line_count(text, len(rows))
         index, known, entries, record_text, store = start, self.known, self.entries, self._record_text, self.store
+        # Outside a settings block, a record text seen before in this file whose key repeats
+        # legitimately (phase titles, logger counters, messages) is only counted again: one look-up.
+        counted: dict[str, DetailEntry] = {}
+        block, multiline = self.block, self.open_multiline  # changed by record_text() only
         while index < count:
             marker, body, other = rows[index]
-            if marker:
-                # inline for the most common record: one seen before in this file whose key repeats
-                stored = (known.get((self.block, body))
-                          if self.open_multiline is None and len(body) <= MAX_KNOWN_RECORD_CHARS else None)
-                if stored is None:
-                    record_text(index + 1, body, sink)
-                else:
+            index += 1
+            if not marker:
+                self._continuation(index, other.rstrip("\r"), sink)
+                continue
+            if multiline is None:
+                if block is None:
+                    entry = counted.get(body)
+                    if entry is not None:
+                        entry.count += 1
+                        continue
+                # inline for the most common record: one whose meaning is known (from any file)
+                stored = known.get((block, body)) if len(body) <= MAX_KNOWN_RECORD_CHARS else None
+                if stored is not None:
                     key, value = stored
                     entry = entries.get(key)
                     if entry is None:
                         # store()'s common case inline: a first value that is an int or short text
                         if len(entries) < MAX_KEYS and (type(value) is not str or len(value) <= SMALL_VALUE_BYTES):
                             self.kept_bytes += len(value) if type(value) is str else _cost(value, None)
-                            entries[key] = DetailEntry(value, index + 1, 1)
+                            entries[key] = DetailEntry(value, index, 1)
                         else:
-                            store(key, value, index + 1, sink)
+                            store(key, value, index, sink)
                     elif not key.startswith(_ONCE_PREFIXES):
                         entry.count += 1
+                        if block is None:
+                            counted[body] = entry
                     else:
-                        store(key, value, index + 1, sink)
-            else:
-                self._continuation(index + 1, other.rstrip("\r"), sink)
-            index += 1
-            table = self.open_multiline
-            if table is not None and table[0] == "sha1" and table[1] != self.sha1_declined:
+                        store(key, value, index, sink)
+                    continue
+                if self._counted_again(body):
+                    continue
+            record_text(index, body, sink)
+            block, multiline = self.block, self.open_multiline
+            if multiline is None:
+                continue
+            if multiline[0] != "sha1":
+                index = self._multiline_rows(rows, index, count, multiline[2])
+            elif multiline[1] != self.sha1_declined:
                 read = self._sha1_table(rows, index, count)
                 if read == index:  # read line by line from here, not tried again at every line
-                    self.sha1_declined = table[1]
+                    self.sha1_declined = multiline[1]
                 index = read
         return count
+
+    def _counted_again(self, body: str) -> bool:
+        """Count a repeat of a phase record (sample set, query counts, power marks: logged once per
+        phase, a thousand times in some logs) whose keys all have their first value already; such a
+        repeat only counts them, and these records are never remembered (their text differs per
+        phase). Returns False, nothing done, unless the record has exactly its usual shape and the
+        careful path would store exactly these keys; the caller then takes that path."""
+        head, _, tail = body.partition(":")
+        key = _PHASE_KEYS.get(head)
+        if key is None:
+            return head == "GeneratedQueries" and self._queries_again(body, tail)
+        entry = self.entries.get(key)
+        if entry is None or "\x00" in body:
+            return False
+        if key == "loaded_qsl_set" and not 0 <= tail.find("[") <= tail.rfind("]"):
+            return False  # not a set: the careful path reports it
+        entry.count += 1  # no once-only prefix: store() would only count it
+        return True
+
+    def _queries_again(self, body: str, tail: str) -> bool:
+        """:meth:`_counted_again` for ``GeneratedQueries`` in LoadGen's exact words, which store its
+        three counts; a text already seen in this file is not matched again."""
+        found = self.repeated_queries.get(body)
+        if found is None:
+            if "\x00" in body or _GENERATED_QUERIES_LINE.fullmatch(tail.strip()) is None:
+                return False
+            entries = self.entries
+            found = [entries.get(key) for _, key in _GENERATED_QUERIES]
+            if None in found:
+                return False
+            self.repeated_queries[body] = found
+        for entry in found:
+            entry.count += 1
+        return True
+
+    def _multiline_rows(self, rows: list[tuple[str, str, str]], start: int, count: int, collected: list[str]) -> int:
+        """The unprefixed lines of an open git log or status, up to the next record, in one loop (what
+        :meth:`_continuation` does with each: kept within the caps); returns the next row's index."""
+        chars = self.multiline_chars
+        index = start
+        while index < count:
+            marker, _, other = rows[index]
+            if marker:
+                break
+            text = other.rstrip("\r")
+            if len(collected) < 10_000 and chars + len(text) <= MAX_MULTILINE_CHARS:
+                collected.append(text)
+                chars += len(text)
+            index += 1
+        self.multiline_chars = chars
+        return index
 
     def _sha1_table(self, rows: list[tuple[str, str, str]], start: int, count: int) -> int:
         """Read the table's lines up to the next record; returns the index of the first line not read.
@@ -858,3 +930,8 @@ _SPECIAL_RECORDS: dict[str, Callable[[_TextReader, int, str, ProblemSink], bool]
     "POWER_BEGIN": partial(_TextReader._power, key="power_begin"),
     "POWER_END": partial(_TextReader._power, key="power_end"),
 }
+
+
+#: Phase records counted by :meth:`_TextReader._counted_again`, by their text before the first
+#: ``:`` exactly as LoadGen writes it (any other spelling takes the careful path), with their key.
+_PHASE_KEYS = {"POWER_BEGIN": "power_begin", "POWER_END": "power_end", "Loading QSL ": "loaded_qsl_set"}
