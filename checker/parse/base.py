@@ -409,13 +409,21 @@ def text_lines(path: Path, sink: ProblemSink, what: str) -> Iterable[tuple[int, 
     """:func:`unreadable_text` and :func:`iter_lines` in one: None (and the problem reported) when
     the file must not be read, else its numbered lines. A small regular file is opened once and
     read whole (the common case: a few hundred bytes); anything else takes the careful path."""
+    found = text_or_lines(path, sink, what)
+    return list(enumerate(split_lines(found), 1)) if isinstance(found, str) else found
+
+
+def text_or_lines(path: Path, sink: ProblemSink, what: str) -> str | Iterable[tuple[int, str]] | None:
+    """:func:`text_lines`, but a small regular file comes back as its whole text (its lines are
+    ``split_lines`` of it): a parser can then run one regex over the whole file, in C, instead of
+    one per line. A larger or odd file gives the numbered lines of the careful path, or None."""
     data = read_small_bytes(path, SMALL_FILE_BYTES)
     if data is None:
         return None if unreadable_text(path, sink, what) else iter_lines(path, sink)
     if looks_binary(data[:4096]):
         sink.add("binary", f"{what} is binary, not text", line=1)
         return None
-    return list(enumerate(split_lines(decode_reporting(data, sink)), 1))
+    return decode_reporting(data, sink)
 
 
 def read_head(path: Path, size: int = 4096) -> bytes:

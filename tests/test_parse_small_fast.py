@@ -1,0 +1,99 @@
+"""Whole-text fast paths of the small-file parsers against their line-by-line (careful) paths.
+
+Each parser here reads a small file whole and rules out work for every line at once (a regex that
+finds nothing in the whole text finds nothing on any line; a flat JSON object read by one regex).
+The careful path, forced here, must give the same model and problems on odd input: CRLF, stray CRs,
+bytes that are not UTF-8, empty files, broken lines, cut files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from corpus_cache import ROUNDS
+
+import checker.parse.accuracy_txt as accuracy_module
+from checker.parse.base import text_lines
+
+SHA = "5fa4bf4bafd04638481611a05806ebd4808a5d29be082f6f19a9e695bee96d7e"
+
+
+def _same(fast, slow, label) -> None:
+    assert [p.model_dump() for p in fast.problems] == [p.model_dump() for p in slow.problems], label
+    assert (fast.model is None) == (slow.model is None), label
+    if fast.model is not None:
+        assert fast.model.model_dump() == slow.model.model_dump(), label
+
+
+# --------------------------------------------------------------------------------------------------
+# accuracy.txt: patterns ruled out by one search of the whole text
+
+ACCURACY_LINES = [
+    "accuracy=76.456%, good=38228, total=50000",
+    "mAP=37.307%",
+    "BLEU:\n23.8",  # split over two lines: no match on either line, one on the whole text
+    "{'exact_match': 83.9, 'f1': 90.9}",
+    '{"exact_match": 83.9, "f1": 90.9}',
+    "Word Error Rate: 7.45%, accuracy=92.55%",
+    "Accuracy: mean = 0.86112, kidney = 0.9",
+    "'Total':\r\n 0.5",
+    "{'rouge1': '38.86', 'rougeL': 1e3}",
+    "good=1,\ntotal=2",
+    f"mAP=20.0%hash={SHA}",
+    f"hash={SHA}",
+    "hash=None",
+    "caf\xe9 accuracy=1",
+    "",
+    "\r",
+    "\x00accuracy=5",
+]
+
+
+def _accuracy_both(path: Path, monkeypatch: pytest.MonkeyPatch, patterns=accuracy_module.ACCURACY_PATTERNS):
+    fast = accuracy_module.parse_accuracy_txt(path, patterns=patterns)
+    with monkeypatch.context() as patch:
+        patch.setattr(accuracy_module, "text_or_lines", text_lines)  # lines, never the whole text
+        slow = accuracy_module.parse_accuracy_txt(path, patterns=patterns)
+    return fast, slow
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n", b"\r\r\n"])
+@pytest.mark.parametrize("final", [True, False])
+def test_accuracy_txt_whole_text_and_lines_agree(tmp_path, monkeypatch, newline, final):
+    path = tmp_path / "accuracy.txt"
+    for first in range(len(ACCURACY_LINES)):
+        for last in range(first, len(ACCURACY_LINES) + 1):
+            body = newline.join(line.encode() for line in ACCURACY_LINES[first:last])
+            path.write_bytes(body + (newline if final and body else b""))
+            _same(*_accuracy_both(path, monkeypatch), (first, last))
+
+
+def test_accuracy_txt_odd_bytes_agree(tmp_path, monkeypatch):
+    path = tmp_path / "accuracy.txt"
+    for data in (b"", b"\n", b"\xff\xfeaccuracy=1%\n", b"mAP=\xe92.0%\nmAP=3%", b"\x01\x02" * 300, b"accuracy=" * 999):
+        path.write_bytes(data)
+        _same(*_accuracy_both(path, monkeypatch), data[:20])
+
+
+def test_accuracy_txt_patterns_that_are_not_line_local(tmp_path, monkeypatch):
+    """A regex whose whole-text search may fail where a line matches (an anchor, a lookahead, a
+    word boundary) is never ruled out: it is searched on every line, as before."""
+    only = [
+        accuracy_module.AccuracyPattern(id="end", metric="end", regex=r"score=(?P<v>\d+)$", anchor="start"),
+        accuracy_module.AccuracyPattern(id="ahead", metric="a", regex=r"s=(?P<v>\d+)(?!.)", anchor="start"),
+        accuracy_module.AccuracyPattern(id="word", metric="w", regex=r"t=(?P<v>\d+)\s*+\b", anchor="start"),
+    ]
+    path = tmp_path / "accuracy.txt"
+    path.write_bytes(b"score=1\nxs=2\nt=3\n.t=4\n")  # no whole-text match of the first or last
+    fast, slow = _accuracy_both(path, monkeypatch, only)
+    _same(fast, slow, "not line-local")
+    assert [(r.metric, r.line) for r in fast.model.metrics] == [("end", 1), ("a", 2), ("w", 3), ("w", 4)]
+    assert all(accuracy_module._line_local(p.regex) for p in accuracy_module.ACCURACY_PATTERNS)
+    assert not any(accuracy_module._line_local(p.regex) for p in only)
+
+
+@pytest.mark.parametrize("round_name", ROUNDS)
+def test_accuracy_txt_whole_text_and_lines_agree_on_the_corpus(corpus, round_name, monkeypatch):
+    for path in sorted(corpus(round_name).rglob("accuracy.txt")):
+        _same(*_accuracy_both(path, monkeypatch), path)
