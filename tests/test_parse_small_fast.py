@@ -8,6 +8,7 @@ bytes that are not UTF-8, empty files, broken lines, cut files.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -97,3 +98,56 @@ def test_accuracy_txt_patterns_that_are_not_line_local(tmp_path, monkeypatch):
 def test_accuracy_txt_whole_text_and_lines_agree_on_the_corpus(corpus, round_name, monkeypatch):
     for path in sorted(corpus(round_name).rglob("accuracy.txt")):
         _same(*_accuracy_both(path, monkeypatch), path)
+
+
+# --------------------------------------------------------------------------------------------------
+# JSON key positions: a flat object read by two regexes; plain values stepped over by one
+
+FLAT_TEXTS = [
+    '{"a": "x", "b": 1, "c": -2.5e+3, "d": true, "e": false, "f": null}',
+    ' \r\n\t{ "a" :\n "x" ,"a":0,\n\n  "é\tx": "raw\ttab", "n": null}  ',  # a repeat, a raw tab
+    '{"a": "x:", ":1": 2, "": "", "b": ",\\"c\\": 1"}',  # colons and escapes inside strings
+    '{"a": 01}', '{"a": 1.}', '{"a": .5}', '{"a": 1e}', '{"a": -}', '{"a": -Infinity}', '{"a": NaN}',
+    '{"a": ' + "9" * 150 + "}", '{"a": ' + "9" * 5000 + "}", '{"a": 1' + "0" * 99 + "}",
+    '{"a": tru}', '{"a": "x" "b": 1}', '{"a": 1,}', '{,"a": 1}', '{"a" 1}', '{"a": 1}}', '{"a": 1}x',
+    "{}", "{ }", "", "{", '{"a": "x\n y"}', '{"a": "\\u00e9"}', '{"a\\u00e9": 1}', '{"a": [1], "b": 2}',
+    '{"a": {"b": 1}, "c": "d"}',
+]
+
+
+@pytest.mark.parametrize("text", FLAT_TEXTS)
+def test_flat_object_keys_agree_with_the_other_scanners(text):
+    from checker.parse.json_lines import _keys_of_flat_object, _keys_of_well_formed_object, _scan_tokens
+
+    flat = _keys_of_flat_object(text)
+    if flat is not None:
+        assert flat == _scan_tokens(text) == _keys_of_well_formed_object(text)
+        json.loads(text, strict=False)  # only JSON is read as flat
+    whole = _keys_of_well_formed_object(text)
+    if whole is not None:
+        assert whole == _scan_tokens(text)
+
+
+def test_flat_object_path_is_taken():
+    from checker.parse.json_lines import _keys_of_flat_object
+
+    keys = _keys_of_flat_object(FLAT_TEXTS[1])
+    assert [(k.name, k.line, k.column) for k in keys] == [("a", 2, 4), ("a", 3, 7), ("é\tx", 5, 3), ("n", 5, 21)]
+    assert _keys_of_flat_object('{"a": [1]}') is None
+
+
+@pytest.mark.parametrize("value", [
+    '"x"', '""', '"a\\"b"', '"\t"', "0", "-0", "01", "1.", "1.5", ".5", "-", "-x", "1e5", "1E+5", "1e", "1e+",
+    "2.5e-3x", "9" * 99, "9" * 101, "9" * 5000, "true", "tru", "false", "null", "nul", "NaN", "-Infinity",
+    "[1, 2]", '{"a": 1}', "x", "", '"unterminated', "\u0661", "1\u0661",
+])
+def test_plain_value_skip_ends_where_the_decoder_ends(value):
+    from checker.parse.json_lines import _VALUE_SKIPPER, _skip_value
+
+    for text in (value, "  " + value + ", ", value + "}"):
+        start = 2 if text.startswith("  ") else 0
+        try:
+            expected = _VALUE_SKIPPER.raw_decode(text, start)[1]
+        except (ValueError, RecursionError):
+            expected = None
+        assert _skip_value(text, start) == expected, text
