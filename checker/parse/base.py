@@ -109,6 +109,11 @@ def shorten(text: str, limit: int = 120) -> str:
     return text
 
 
+def as_path(value: Path | str) -> Path:
+    """``value`` as a Path; a Path as it is (``Path(path)`` parses the text again: some 3 us a call)."""
+    return value if isinstance(value, Path) else Path(value)
+
+
 def display_path(path: Path, root: Path | None) -> str:
     """The path as findings show it: relative to the checked tree's root when one is given."""
     if root is not None:

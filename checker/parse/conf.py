@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from checker.parse.base import (
     ParseResult,
     ProblemSink,
+    as_path,
     display_path,
     file_size,
     iter_lines,
@@ -803,8 +804,8 @@ def parse_conf(
     file cannot be read as text (missing, a directory, binary, too large); an empty file gives an
     empty model plus an ``empty`` problem, because LoadGen accepts it and applies nothing.
     """
-    path = Path(path)
-    shown = display_path(path, Path(root) if root is not None else None)
+    path = as_path(path)
+    shown = display_path(path, as_path(root) if root is not None else None)
     kind = kind or conf_kind_for(path)
     sink = ProblemSink(shown)
 
