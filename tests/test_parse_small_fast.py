@@ -151,3 +151,51 @@ def test_plain_value_skip_ends_where_the_decoder_ends(value):
         except (ValueError, RecursionError):
             expected = None
         assert _skip_value(text, start) == expected, text
+
+
+# --------------------------------------------------------------------------------------------------
+# spl.txt: every line a usual sample, read by one findall
+
+SAMPLE = "Time,03-03-2021 00:42:{s:02d}.170,Watts,3.04,Volts,248.95,Amps,0.0296,PF,0.41,Mark,{mark}"
+ODD_SAMPLE_LINES = [
+    "", " ", "\r", "Time,03-03-2021 00:42:30.170,Watts,nan,Mark,m", "Time,02-30-2021 00:42:30.170,Watts,1,Mark,m",
+    "Time,03-03-2021 24:42:30.170,Watts,1,Mark,m", "Time,03-03-2021 00:42:30.170,Watts,1,Volts,2,Mark,a,b",
+    "Time,03-03-2021 00:42:30.170,Watts,1,Mark,", "Time,03-03-2021 00:42:30.170,Watts,1,Mark,Mark,x",
+    "Time,03-03-2021 00:42:30.170,Watts,1,Mark,m\x0b", "Watts,1", "caf\xe9", "Time,\u0663\u0663-03-2021 00:42:30.170,Watts,1,Mark,m",
+]
+
+
+def _power_both(path: Path, monkeypatch: pytest.MonkeyPatch):
+    import checker.parse.power as power_module
+
+    fast = power_module.parse_spl(path)
+    with monkeypatch.context() as patch:
+        patch.setattr(power_module, "text_or_lines", text_lines)  # lines, never the whole text
+        slow = power_module.parse_spl(path)
+    return fast, slow
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"])
+@pytest.mark.parametrize("final", [True, False])
+def test_power_whole_text_and_lines_agree(tmp_path, monkeypatch, newline, final):
+    path = tmp_path / "spl.txt"
+    usual = [SAMPLE.format(s=s, mark="r1" if s < 3 else "t") for s in range(6)]
+    for odd in [None, *ODD_SAMPLE_LINES]:
+        for at in (0, 3, 6):
+            lines = usual[:at] + ([] if odd is None else [odd]) + usual[at:]
+            body = newline.join(line.encode("utf-8", "surrogatepass") for line in lines)
+            path.write_bytes(body + (newline if final else b""))
+            _same(*_power_both(path, monkeypatch), (odd, at))
+    path.write_bytes(b"\n".join(line.encode() for line in usual) + b"\n")
+    fast, _ = _power_both(path, monkeypatch)
+    import checker.parse.power as power_module
+
+    assert power_module._all_usual_text(path.read_text()) is not None  # the findall path was taken
+    assert fast.model.lines == [1, 2, 3, 4, 5, 6] and fast.model.marks == ["r1", "t"]
+
+
+def test_power_odd_files_agree(tmp_path, monkeypatch):
+    path = tmp_path / "spl.txt"
+    for data in (b"", b"\n", b"\n\n", b"\xff" + SAMPLE.format(s=1, mark="m").encode(), b"\x00\x01" * 400):
+        path.write_bytes(data)
+        _same(*_power_both(path, monkeypatch), data[:20])
