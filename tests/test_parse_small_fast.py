@@ -199,3 +199,34 @@ def test_power_odd_files_agree(tmp_path, monkeypatch):
     for data in (b"", b"\n", b"\n\n", b"\xff" + SAMPLE.format(s=1, mark="m").encode(), b"\x00\x01" * 400):
         path.write_bytes(data)
         _same(*_power_both(path, monkeypatch), data[:20])
+
+
+# --------------------------------------------------------------------------------------------------
+# conf files: a small one read in one piece, not checked, measured and opened again line by line
+
+CONF_TEXTS = [
+    b"", b"\n", b"  \t\n\n", b"# comment\n*.*.target_qps = 10\n", b"*.Offline.min_duration = 600000\r\n#x = 1\r\n",
+    b"resnet50.Server.target_latency = 15 # note\nkey=1\nkey =\nkey\n#key = 1\n",
+    b"*.*.mode = \xff2\n", b"a.b.c = 1", b"a.b.c = 1\na.b.c = 2\n", b"\x00\x01\x02" * 300, b"a.b.c = 1\r",
+]
+
+
+def _conf_both(path: Path, monkeypatch: pytest.MonkeyPatch):
+    import checker.parse.conf as conf_module
+
+    fast = conf_module.parse_conf(path)
+    with monkeypatch.context() as patch:
+        patch.setattr(conf_module, "read_small_bytes", lambda *args: None)  # the careful path
+        slow = conf_module.parse_conf(path)
+    return fast, slow
+
+
+@pytest.mark.parametrize("name", ["mlperf.conf", "user.conf", "audit.config"])
+def test_conf_small_read_and_careful_path_agree(tmp_path, monkeypatch, name):
+    path = tmp_path / name
+    for data in CONF_TEXTS:
+        path.write_bytes(data)
+        _same(*_conf_both(path, monkeypatch), data[:30])
+    (tmp_path / "folder.conf").mkdir()
+    _same(*_conf_both(tmp_path / "folder.conf", monkeypatch), "folder")
+    _same(*_conf_both(tmp_path / "missing.conf", monkeypatch), "missing")
