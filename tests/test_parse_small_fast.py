@@ -230,3 +230,20 @@ def test_conf_small_read_and_careful_path_agree(tmp_path, monkeypatch, name):
     (tmp_path / "folder.conf").mkdir()
     _same(*_conf_both(tmp_path / "folder.conf", monkeypatch), "folder")
     _same(*_conf_both(tmp_path / "missing.conf", monkeypatch), "missing")
+
+
+# --------------------------------------------------------------------------------------------------
+# verification outputs: a line is split at step starts only when it can hold one
+
+
+@pytest.mark.parametrize("text", [
+    "TEST PASS", "x TEST FAILy", "TEST  PASS", "TESTPASS", "Verifying performance.", "aVerifying accuracy",
+    "Verifying  accuracy", "reference score = 1", "test score = 2TEST PASSVerifying accuracy.", "TEST\tPASS", "",
+])
+def test_verify_lines_are_split_only_where_a_step_can_start(text):
+    from checker.parse.verify import _SEGMENT_START, _may_split
+
+    if _SEGMENT_START.search(text):
+        assert _may_split(text)
+    if not _may_split(text):
+        assert [s for s in _SEGMENT_START.split(text) if s.strip()] == ([text] if text.strip() else [])
