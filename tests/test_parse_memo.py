@@ -106,7 +106,16 @@ def test_many_files_of_one_size_each_find_their_own_copy(tmp_path, monkeypatch):
         read.append(path)
         return real_tail(path, size)
 
+    real_whole = memo_module._whole
+
+    def counting_whole(path, size):  # a small file read whole: that is its tail
+        whole = real_whole(path, size)
+        if whole is not None:
+            read.append(path)
+        return whole
+
     monkeypatch.setattr(memo_module, "_tail", counting_tail)
+    monkeypatch.setattr(memo_module, "_whole", counting_whole)
     checked: list[Path] = []
     real_unchanged = memo_module._unchanged
 
@@ -203,3 +212,56 @@ def test_the_whole_comparison_sees_a_file_longer_than_its_stat(tmp_path):
     assert not _same_bytes(first, tmp_path / "missing.json", len(data))
     grown = _place(tmp_path, "f/x.json", data + b"!")
     assert not _same_bytes(grown, _place(tmp_path, "g/x.json", data + b"!"), len(data))  # both grew alike
+
+
+def test_a_small_file_with_no_copy_is_parsed_from_the_bytes_the_memo_read(tmp_path, monkeypatch):
+    """A small file that has a same-size twin is read whole to compare it; when no twin matches, its
+    parser takes those bytes (once) instead of reading the file again, and so parses exactly the
+    bytes it was compared by, even when the file changes right after."""
+    import checker.parse.base as base
+    import checker.parse.conf as conf_module
+
+    text = CONF.read_bytes()
+    first = _place(tmp_path, "a/mlperf.conf", text)
+    second = _place(tmp_path, "b/mlperf.conf", text[:-1] + (b"!" if text.endswith(b"#") else b"#"))
+    assert first.stat().st_size == second.stat().st_size and first.read_bytes() != second.read_bytes()
+    memo, reads = ContentMemo(), []
+    careful = base.read_small_bytes
+
+    def counting(path, limit):
+        handed = base._HANDED.item is not None and base._HANDED.item[0] == path
+        reads.append((path, handed))
+        return careful(path, limit)
+
+    monkeypatch.setattr(conf_module, "read_small_bytes", counting)
+    expected = parser_for("conf")(second, root=tmp_path)
+    reads.clear()
+
+    def parse_then_change(path, root=None):
+        result = parser_for("conf")(path, root=root)
+        if path == second:
+            second.write_bytes(b"*.*.mode = 9\n" + b" " * (len(text) - 13))  # after its only read
+        return result
+
+    memo.parse("conf", first, tmp_path, parse_then_change)
+    assert reads == [(first, False)]
+    got = memo.parse("conf", second, tmp_path, parse_then_change)
+    assert reads[1:] == [(second, True)]  # the memo's bytes, not a read of the file
+    assert got.model_dump() == expected.model_dump()
+    assert base._HANDED.item is None  # taken back after the parse
+
+
+def test_handed_bytes_are_taken_once_and_only_for_their_path(tmp_path):
+    from checker.parse.base import hand_over, read_small_bytes
+
+    path, other = _place(tmp_path, "x.txt", b"on disk"), _place(tmp_path, "y.txt", b"other")
+    hand_over(path, b"handed")
+    try:
+        assert read_small_bytes(other, 100) == b"other"
+        assert read_small_bytes(path, 3) is None  # longer than the limit: as for a file that long
+        assert read_small_bytes(path, 100) == b"on disk"  # taken once (the call above took it)
+        hand_over(path, b"handed")
+        assert read_small_bytes(path, 100) == b"handed"
+        assert read_small_bytes(path, 100) == b"on disk"
+    finally:
+        hand_over(None)

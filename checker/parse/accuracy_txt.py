@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -30,7 +30,8 @@ from checker.parse.base import (
     ProblemSink,
     Sourced,
     display_path,
-    text_lines,
+    split_lines,
+    text_or_lines,
 )
 
 KIND = "accuracy_txt"
@@ -270,12 +271,19 @@ def parse_accuracy_txt(
     shown = display_path(path, root)
     sink = ProblemSink(shown)
     result = ParseResult[AccuracyTxt](kind=KIND, path=shown)
-    lines = text_lines(path, sink, "accuracy.txt")
-    if lines is None:
+    found = text_or_lines(path, sink, "accuracy.txt")
+    if found is None:
         result.problems = sink.finish()
         return result
 
-    compiled = [(p, p.compiled()) for p in patterns]
+    compiled = _compiled(patterns)
+    counted = True  # whether a line may hold good=/total= counts
+    if isinstance(found, str):
+        compiled = _possible(compiled, found)
+        counted = _GOOD_TOTAL.search(found) is not None
+        lines: Iterable[tuple[int, str]] = enumerate(split_lines(found), 1)
+    else:
+        lines = found
     model = AccuracyTxt()
     line_count = 0
     for lineno, text in lines:
@@ -304,7 +312,7 @@ def parse_accuracy_txt(
                     percent=text[after : after + 1] == "%",
                 )
             )
-        counts = _GOOD_TOTAL.search(text)
+        counts = _GOOD_TOTAL.search(text) if counted else None
         if counts:
             queries = counts.group("queries")
             model.counts.append(
@@ -325,6 +333,39 @@ def parse_accuracy_txt(
     result.model = None if unreadable and not line_count else model
     result.problems = sink.finish()
     return result
+
+
+#: What can make a regex fail on a file's whole text at a spot where it matches the line alone:
+#: anchors, word boundaries, lookaround, atomic groups and possessive quantifiers, conditionals.
+_NOT_LINE_LOCAL = re.compile(r"[$^]|\\[AZbB]|\(\?(?:[=!>(]|<[=!])|[*+?}]\+")
+
+
+@functools.lru_cache(maxsize=256)
+def _line_local(regex: str) -> bool:
+    """Whether every match of ``regex`` on one line is also a match on the whole text around it, so
+    that a regex that finds nothing in the whole text finds nothing on any line. Judged from the
+    regex's text, erring towards False (a ``^`` in ``[^,]`` counts too): False only costs speed."""
+    return _NOT_LINE_LOCAL.search(regex) is None
+
+
+_Compiled = list[tuple[AccuracyPattern, re.Pattern[str]]]
+_default_compiled: _Compiled = []
+
+
+def _compiled(patterns: Sequence[AccuracyPattern]) -> _Compiled:
+    """Each pattern with its regex; for the default table worked out once, not on every file."""
+    if patterns is not ACCURACY_PATTERNS:
+        return [(p, p.compiled()) for p in patterns]
+    if not _default_compiled:
+        _default_compiled.extend((p, p.compiled()) for p in patterns)
+    return _default_compiled
+
+
+def _possible(compiled: _Compiled, text: str) -> _Compiled:
+    """The patterns that may match some line of ``text`` (a whole file; its lines are substrings of
+    it), in their order: one search of the whole text rules out a pattern for every line, where
+    the per-line loop would try each of some thirty patterns on each line."""
+    return [(p, regex) for p, regex in compiled if regex.search(text) is not None or not _line_local(p.regex)]
 
 
 def _hash_line(text: str, lineno: int, model: AccuracyTxt, sink: ProblemSink) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,6 +108,11 @@ def shorten(text: str, limit: int = 120) -> str:
     if len(text) > limit:
         return text[: limit - 1] + "…"
     return text
+
+
+def as_path(value: Path | str) -> Path:
+    """``value`` as a Path; a Path as it is (``Path(path)`` parses the text again: some 3 us a call)."""
+    return value if isinstance(value, Path) else Path(value)
 
 
 def display_path(path: Path, root: Path | None) -> str:
@@ -279,12 +285,35 @@ def _read_upto(handle: Any, expected: int, limit: int) -> bytes:
     return data
 
 
+class _Handed(threading.local):
+    """The bytes of one file its parser's caller has just read whole, as (path, bytes)."""
+
+    item: tuple[Path, bytes] | None = None
+
+
+_HANDED = _Handed()
+
+
+def hand_over(path: Path | None, data: bytes = b"") -> None:
+    """Let the next :func:`read_small_bytes` of ``path`` (in this thread) take ``data``, read whole
+    from it by :func:`read_small_bytes` a moment ago, instead of reading the file again; None takes
+    back what was not taken. The content memo reads a small file whole to compare it with its
+    twins; when none matches, the parser is handed those bytes, so that it parses exactly them."""
+    _HANDED.item = None if path is None else (path, data)
+
+
 def read_small_bytes(path: Path, limit: int) -> bytes | None:
     """The whole file when it is a regular file of at most ``limit`` bytes, else None: the caller then
     takes its careful path, which reports what cannot be read (a folder, a FIFO, an error).
 
     Plain ``os.read`` on a descriptor opened without blocking (a FIFO in the tree cannot hang the
-    read): a buffered file object and a second fstat were a third of the time to read a 2 kB file."""
+    read): a buffered file object and a second fstat were a third of the time to read a 2 kB file.
+    Bytes handed over for ``path`` (:func:`hand_over`) are taken instead, once."""
+    handed = _HANDED.item
+    if handed is not None and handed[0] == path:
+        _HANDED.item = None
+        data = handed[1]
+        return data if len(data) <= limit else None
     try:
         fd = os.open(path, OPEN_FLAGS)
     except (OSError, ValueError):
@@ -409,13 +438,21 @@ def text_lines(path: Path, sink: ProblemSink, what: str) -> Iterable[tuple[int, 
     """:func:`unreadable_text` and :func:`iter_lines` in one: None (and the problem reported) when
     the file must not be read, else its numbered lines. A small regular file is opened once and
     read whole (the common case: a few hundred bytes); anything else takes the careful path."""
+    found = text_or_lines(path, sink, what)
+    return list(enumerate(split_lines(found), 1)) if isinstance(found, str) else found
+
+
+def text_or_lines(path: Path, sink: ProblemSink, what: str) -> str | Iterable[tuple[int, str]] | None:
+    """:func:`text_lines`, but a small regular file comes back as its whole text (its lines are
+    ``split_lines`` of it): a parser can then run one regex over the whole file, in C, instead of
+    one per line. A larger or odd file gives the numbered lines of the careful path, or None."""
     data = read_small_bytes(path, SMALL_FILE_BYTES)
     if data is None:
         return None if unreadable_text(path, sink, what) else iter_lines(path, sink)
     if looks_binary(data[:4096]):
         sink.add("binary", f"{what} is binary, not text", line=1)
         return None
-    return list(enumerate(split_lines(decode_reporting(data, sink)), 1))
+    return decode_reporting(data, sink)
 
 
 def read_head(path: Path, size: int = 4096) -> bytes:

@@ -32,6 +32,7 @@ line of which file is wrong and what LoadGen made of it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -39,13 +40,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from checker.parse.base import (
+    SMALL_FILE_BYTES,
     ParseResult,
     ProblemSink,
+    as_path,
+    decode_reporting,
     display_path,
     file_size,
     iter_lines,
     looks_binary,
     read_head,
+    read_small_bytes,
+    split_lines,
 )
 from checker.parse.json_lines import path_state
 
@@ -803,14 +809,21 @@ def parse_conf(
     file cannot be read as text (missing, a directory, binary, too large); an empty file gives an
     empty model plus an ``empty`` problem, because LoadGen accepts it and applies nothing.
     """
-    path = Path(path)
-    shown = display_path(path, Path(root) if root is not None else None)
+    path = as_path(path)
+    shown = display_path(path, as_path(root) if root is not None else None)
     kind = kind or conf_kind_for(path)
     sink = ProblemSink(shown)
 
     def result(model: ConfFile | None) -> ParseResult[ConfFile]:
         return ParseResult[ConfFile](kind=kind, path=shown, model=model, problems=sink.finish())
 
+    data = read_small_bytes(path, min(DEFAULT_MAX_CONF_BYTES, SMALL_FILE_BYTES))
+    if data is not None:  # the common case: a small regular file, read in one piece
+        if looks_binary(data[:4096]):
+            sink.add("binary", f"file looks binary, not a {kind} text file", line=1, expected="text")
+            return result(None)
+        numbered = enumerate(split_lines(decode_reporting(data, sink)), 1)  # as iter_lines reads it
+        return result(_read_conf(kind, numbered, len(data), sink))
     state = path_state(path)
     if state == "missing":
         sink.add("missing", "file does not exist")
@@ -837,9 +850,14 @@ def parse_conf(
     if looks_binary(read_head(path)):
         sink.add("binary", f"file looks binary, not a {kind} text file", line=1, expected="text")
         return result(None)
+    return result(_read_conf(kind, iter_lines(path, sink), size, sink))
+
+
+def _read_conf(kind: ConfKind, numbered: Iterable[tuple[int, str]], size: int | None, sink: ProblemSink) -> ConfFile:
+    """The model of a file's numbered lines; ``size`` (bytes) tells an empty file from a blank one."""
     builder = _Builder(kind)
     lines = 0
-    for lineno, text in iter_lines(path, sink):
+    for lineno, text in numbered:
         lines = lineno
         builder.feed(lineno, text)
     conf = builder.finish()
@@ -848,4 +866,4 @@ def parse_conf(
         sink.add("empty", f"{kind} is empty (0 bytes); LoadGen applies nothing from it", line=1)
     elif not builder.saw_tokens and not sink.problems:
         sink.add("empty", f"{kind} holds only whitespace; LoadGen applies nothing from it", line=1)
-    return result(conf)
+    return conf

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 
-from checker.parse.base import ParseResult, ProblemSink, Sourced, display_path
+from checker.parse.base import ParseResult, ProblemSink, Sourced, as_path, display_path
 from checker.parse.json_lines import (
     JsonValue,
     SourcedJsonObject,
@@ -63,8 +63,8 @@ def parse_measurements_json(
     path: Path | str, root: Path | str | None = None
 ) -> ParseResult[MeasurementsJson]:
     """Parse one measurements JSON; never raises. ``model`` is None when no JSON object was read."""
-    path = Path(path)
-    shown = display_path(path, Path(root) if root is not None else None)
+    path = as_path(path)
+    shown = display_path(path, as_path(root) if root is not None else None)
     sink = ProblemSink(shown)
     model: MeasurementsJson | None = None
     doc = load_json_with_lines(path, sink)

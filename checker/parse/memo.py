@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from checker.parse.base import OPEN_FLAGS, ParseResult, display_path
+from checker.parse.base import OPEN_FLAGS, ParseResult, display_path, hand_over
 
 #: Files of one (kind, name, size) remembered for comparison; more is never seen in real trees.
 MAX_TWINS = 16
@@ -101,8 +101,10 @@ class ContentMemo:
         key = (kind, path.name, size)
         twins = self._seen.get(key)
         tail: bytes | None = None
+        whole: bytes | None = None  # the whole file, when small: its tail, and what the parser is handed
         if twins is not None:
-            tail = _tail(path, size)
+            whole = _whole(path, size)
+            tail = whole if whole is not None else _tail(path, size)
             for twin in [] if tail is None else twins.ending_with(tail, size):
                 if not _unchanged(twin):  # its bytes would no longer be those it was parsed from
                     continue
@@ -111,12 +113,43 @@ class ContentMemo:
                     continue
                 self.reused += 1
                 return moved(twin.result, display_path(path, root))
-        result = parser(path, root=root)
+        result = parser(path, root=root) if whole is None else _parse_handed(parser, path, root, whole)
         if twins is None:
             twins = self._seen[key] = _Twins([], {})
         if twins.count < MAX_TWINS:
             twins.add(_Parsed(path, result, _identity(info), tail))
         return result
+
+
+def _whole(path: Path, size: int) -> bytes | None:
+    """A file of at most TAIL_BYTES read whole (its tail), when it is still a regular file of the
+    ``size`` it had: what the parser's read_small_bytes would read. Else None (its tail is read)."""
+    if size > TAIL_BYTES or not hasattr(os, "pread"):
+        return None
+    try:
+        fd = os.open(path, OPEN_FLAGS)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size != size:
+            return None
+        data = os.pread(fd, size + 1, 0)  # short of size + 1 on a regular file: its end was reached
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return data if len(data) == size else None
+
+
+def _parse_handed(parser: Callable[..., ParseResult], path: Path, root: Path | None, data: bytes) -> ParseResult:
+    """``parser(path, root=root)`` reading ``data`` (the file, just read whole) instead of the file
+    again: read_small_bytes takes it once. Parsers that read otherwise still open the file."""
+    hand_over(path, data)
+    try:
+        return parser(path, root=root)
+    finally:
+        hand_over(None)
 
 
 def _unchanged(twin: _Parsed) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from checker.parse.base import ParseResult, ProblemSink, Sourced, display_path
+from checker.parse.base import ParseResult, ProblemSink, Sourced, as_path, display_path
 from checker.parse.json_lines import JsonValue, SourcedJsonObject, load_json_with_lines, require_object
 
 KIND = "system_json"
@@ -110,8 +110,8 @@ def parse_system_json(path: Path | str, root: Path | str | None = None) -> Parse
     a top-level list or string); otherwise it holds every key, including misspelled ones in
     ``extra``, each with the line of its key.
     """
-    path = Path(path)
-    shown = display_path(path, Path(root) if root is not None else None)
+    path = as_path(path)
+    shown = display_path(path, as_path(root) if root is not None else None)
     sink = ProblemSink(shown)
     model: SystemDescription | None = None
     doc = load_json_with_lines(path, sink)

@@ -15,6 +15,7 @@ starts before being read; a verdict sharing its line with other output is marked
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Literal
@@ -47,9 +48,19 @@ _WARNING = re.compile(r"^\s*(?:WARNING\b|Warning:|Note:)")
 _ERROR = re.compile(r"^\s*(?:Traceback \(most recent call last\)|[A-Za-z_][\w.]*(?:Error|Exception)\b:|ERROR\b)")
 
 
+_KEY_GAPS = re.compile(r"[\s-]+")
+
+
+@functools.lru_cache(maxsize=1024)
 def figure_key(name: str) -> str:
-    """Normalised figure name: ``Reference score`` and ``reference score`` → ``reference_score``."""
-    return re.sub(r"[\s-]+", "_", name.strip()).lower()
+    """Normalised figure name: ``Reference score`` and ``reference score`` → ``reference_score``.
+    Remembered per name: the scripts print a few dozen names, each in hundreds of files."""
+    return _KEY_GAPS.sub("_", name.strip()).lower()
+
+
+def clear_caches() -> None:
+    """Forget the names seen (checker.parse.kinds.clear_caches calls this before a benchmark pass)."""
+    figure_key.cache_clear()
 
 
 class Verdict(BaseModel):
@@ -140,7 +151,8 @@ def parse_verify(path: Path, root: Path | None = None) -> ParseResult[VerifyOutp
         line_count = lineno
         if not text.strip():
             continue
-        segments = [s for s in _SEGMENT_START.split(text) if s.strip()]
+        # split only a line that holds a step start (few do): else the line is its one segment
+        segments = [s for s in _SEGMENT_START.split(text) if s.strip()] if _may_split(text) else [text]
         fused_line = len(segments) > 1
         column = 0
         for segment in segments:
@@ -175,6 +187,11 @@ def parse_verify(path: Path, root: Path | None = None) -> ParseResult[VerifyOutp
     result.model = None if unreadable and not line_count else model
     result.problems = sink.finish()
     return result
+
+
+def _may_split(text: str) -> bool:
+    """Whether _SEGMENT_START can match in ``text`` (both its starts begin with these words)."""
+    return "TEST " in text or "Verifying " in text
 
 
 def _read_segment(
