@@ -99,7 +99,10 @@ _QUIET_TAIL_RE = re.compile(_QUIET_TAIL)
 CUT_MIN_CHARS = 4096
 #: Marks a cut sample set in the text the regex reads: ``[\x01<k>]`` for the k-th cut.
 _CUT_MARK = "\x01"
-_TEXT_ROWS = re.compile(r'^(?:("pid": )-?\d++, "tid": \d++, "ts": -?\d++ns : ?+([^\n]*+)|([^\n]*+))$', re.MULTILINE)
+#: One row per line of a 2019 text log: (marker, record text, "") for a record, ("", "", line) for any
+#: other line. The marker is the prefix's first character: a one-character capture is a cached
+#: string, not a new one per record (124k records in the corpus).
+_TEXT_ROWS = re.compile(r'^(?:(")pid": -?\d++, "tid": \d++, "ts": -?\d++ns : ?+([^\n]*+)|([^\n]*+))$', re.MULTILINE)
 _TEXT_PREFIX = re.compile(r'"pid": -?\d+, "tid": \d+, "ts": -?\d+ns : ?')
 _SIMPLE_VALUE = re.compile(r'^(?:(-?\d+)|(-?\d+\.\d*(?:[eE][-+]?\d+)?|-?\d+[eE][-+]?\d+)|"([^"\\]*)"|(true|false|null))$')
 _CONSTANTS = {"true": True, "false": False, "null": None}
