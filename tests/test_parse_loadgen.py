@@ -188,6 +188,35 @@ def test_whole_file_and_streaming_paths_agree_on_odd_lines(tmp_path, monkeypatch
     assert {p.line for p in fast.problems} == {3, 6}
 
 
+def test_whole_file_and_streaming_paths_agree_on_value_types(tmp_path, monkeypatch):
+    """The whole-file row gives a quiet record's value as one text whose first character tells its
+    type; every value shape, and a list for any key but ``loaded_qsl_set`` (which takes the careful
+    path, also when repeated or not JSON), comes out as line by line."""
+    import checker.parse.loadgen_detail as detail_module
+
+    record = ':::MLLOG {{"key": "{k}", "value": {v}, "time_ms": 0.1, "namespace": "mlperf::logging", ' \
+             '"event_type": "POINT_IN_TIME", "metadata": {{"is_error": false, "is_warning": false, ' \
+             '"file": "x.cc", "line_no": 1, "pid": 1, "tid": 1}}}}'
+    values = [("int", "42"), ("negative", "-7"), ("big", "7322528924094909334"), ("real", "-1.5e-3"),
+              ("exponent", "2E5"), ("dot", "3."), ("digits", "\u0663\u0661"), ("empty", '""'), ("text", '"a b"'),
+              ("true", "true"), ("false", "false"), ("null", "null"), ("list", "[1, 2]"), ("list", "[1, 2"),
+              ("xloaded_qsl_set", "[4]"), ("bad", "[1,, 2]"), ("bad", "[1,, 2]"), ("loaded_qsl_set", "[5, 6]"),
+              ("loaded_qsl_set", "[7]"), ("int", "43"), ("requested_x", "1"), ("requested_x", "2")]
+    path = tmp_path / "mlperf_log_detail.txt"
+    path.write_text("\n".join(record.format(k=k, v=v) for k, v in values))
+    fast = parse_detail(path)
+    monkeypatch.setattr(detail_module, "read_small_text", lambda *args: None)
+    slow = parse_detail(path)
+    assert fast.model.model_dump() == slow.model.model_dump()
+    assert [p.model_dump() for p in fast.problems] == [p.model_dump() for p in slow.problems]
+    model = fast.model
+    assert [model.value(k) for k in ("negative", "big", "real", "exponent", "dot", "digits", "empty", "null")] == \
+        [-7, 7322528924094909334, -1.5e-3, 2e5, 3.0, 31, "", None]
+    assert model.value("list") == [1, 2] and model.value("xloaded_qsl_set") == [4]
+    assert model.int_list("loaded_qsl_set") == [5, 6] and model.entries["loaded_qsl_set"].count == 2
+    assert {p.line for p in fast.problems} == {14, 16, 17, 22}
+
+
 def test_whole_file_and_streaming_paths_agree_on_odd_2019_text(tmp_path, monkeypatch):
     """The 2019 text with what real logs get wrong: CRLF, NUL bytes, a stray unprefixed line, a bad
     SHA-1 row, a sample set without brackets, a repeated once-only setting, many repeated phases."""
