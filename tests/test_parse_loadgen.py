@@ -8,6 +8,7 @@ import pytest
 from corpus_cache import ROUNDS
 from loadgen_runs import mllog_values
 
+from checker.parse.base import ParseResult
 from checker.parse.loadgen_detail import parse_detail
 from checker.parse.loadgen_summary import parse_summary
 
@@ -138,6 +139,22 @@ def test_missing_file_and_directory(tmp_path):
     assert parse_summary(tmp_path).problems
 
 
+def whole_and_streamed(path: Path, monkeypatch) -> ParseResult:
+    """The detail log at ``path`` parsed whole (one regex) and streamed (line by line), each with cold
+    caches; asserts that both give the same model and problems and returns the whole-file parse."""
+    import checker.parse.loadgen_detail as detail_module
+
+    detail_module.clear_caches()
+    fast = parse_detail(path)
+    with monkeypatch.context() as patched:
+        patched.setattr(detail_module, "read_small_text", lambda *args: None)
+        detail_module.clear_caches()
+        slow = parse_detail(path)
+    assert fast.model.model_dump() == slow.model.model_dump()
+    assert [p.model_dump() for p in fast.problems] == [p.model_dump() for p in slow.problems]
+    return fast
+
+
 @pytest.mark.parametrize("round_name", ["v0.5", "v0.7", "v1.0"])
 def test_whole_file_and_streaming_paths_agree(corpus, round_name, monkeypatch):
     """Small files are read whole by one regex (a row per line), big ones line by line: same model.
@@ -161,7 +178,6 @@ def test_whole_file_and_streaming_paths_agree(corpus, round_name, monkeypatch):
 
 
 def test_whole_file_and_streaming_paths_agree_on_odd_lines(tmp_path, monkeypatch):
-    import checker.parse.loadgen_detail as detail_module
 
     record = ':::MLLOG {{"key": "{k}", "value": {v}, "time_ms": 0.1, "namespace": "mlperf::logging", ' \
              '"event_type": "POINT_IN_TIME", "metadata": {{"is_error": {e}, "is_warning": false, ' \
@@ -177,11 +193,7 @@ def test_whole_file_and_streaming_paths_agree_on_odd_lines(tmp_path, monkeypatch
     ]
     path = tmp_path / "mlperf_log_detail.txt"
     path.write_text("\n".join(lines))
-    fast = parse_detail(path)
-    monkeypatch.setattr(detail_module, "read_small_text", lambda *args: None)
-    slow = parse_detail(path)
-    assert fast.model.model_dump() == slow.model.model_dump()
-    assert [p.model_dump() for p in fast.problems] == [p.model_dump() for p in slow.problems]
+    fast = whole_and_streamed(path, monkeypatch)
     model = fast.model
     assert model.value("note") == 'quote " and , "time_ms": 1' and model.get("note").line == 4
     assert model.errors[0].line == 5 and model.int_list("loaded_qsl_set") == [3, 1, 2]
@@ -192,7 +204,6 @@ def test_whole_file_and_streaming_paths_agree_on_value_types(tmp_path, monkeypat
     """The whole-file row gives a quiet record's value as one text whose first character tells its
     type; every value shape, and a list for any key but ``loaded_qsl_set`` (which takes the careful
     path, also when repeated or not JSON), comes out as line by line."""
-    import checker.parse.loadgen_detail as detail_module
 
     record = ':::MLLOG {{"key": "{k}", "value": {v}, "time_ms": 0.1, "namespace": "mlperf::logging", ' \
              '"event_type": "POINT_IN_TIME", "metadata": {{"is_error": false, "is_warning": false, ' \
@@ -204,11 +215,7 @@ def test_whole_file_and_streaming_paths_agree_on_value_types(tmp_path, monkeypat
               ("loaded_qsl_set", "[7]"), ("int", "43"), ("requested_x", "1"), ("requested_x", "2")]
     path = tmp_path / "mlperf_log_detail.txt"
     path.write_text("\n".join(record.format(k=k, v=v) for k, v in values))
-    fast = parse_detail(path)
-    monkeypatch.setattr(detail_module, "read_small_text", lambda *args: None)
-    slow = parse_detail(path)
-    assert fast.model.model_dump() == slow.model.model_dump()
-    assert [p.model_dump() for p in fast.problems] == [p.model_dump() for p in slow.problems]
+    fast = whole_and_streamed(path, monkeypatch)
     model = fast.model
     assert [model.value(k) for k in ("negative", "big", "real", "exponent", "dot", "digits", "empty", "null")] == \
         [-7, 7322528924094909334, -1.5e-3, 2e5, 3.0, 31, "", None]
@@ -220,7 +227,6 @@ def test_whole_file_and_streaming_paths_agree_on_value_types(tmp_path, monkeypat
 def test_whole_file_and_streaming_paths_agree_on_odd_2019_text(tmp_path, monkeypatch):
     """The 2019 text with what real logs get wrong: CRLF, NUL bytes, a stray unprefixed line, a bad
     SHA-1 row, a sample set without brackets, a repeated once-only setting, many repeated phases."""
-    import checker.parse.loadgen_detail as detail_module
 
     def rec(body: str, ts: int = 1) -> str:
         return f'"pid": 7, "tid": 7, "ts": {ts}ns : {body}'
@@ -244,13 +250,7 @@ def test_whole_file_and_streaming_paths_agree_on_odd_2019_text(tmp_path, monkeyp
     ]
     path = tmp_path / "mlperf_log_detail.txt"
     path.write_bytes("\r\n".join(lines).encode())
-    detail_module.clear_caches()
-    fast = parse_detail(path)
-    monkeypatch.setattr(detail_module, "read_small_text", lambda *args: None)
-    detail_module.clear_caches()
-    slow = parse_detail(path)
-    assert fast.model.model_dump() == slow.model.model_dump()
-    assert [p.model_dump() for p in fast.problems] == [p.model_dump() for p in slow.problems]
+    fast = whole_and_streamed(path, monkeypatch)
     model = fast.model
     assert model.format == "text2019" and model.entries["loaded_qsl_set"].count == 5
     assert model.int_list("loaded_qsl_set") == [3, 1, 2]
@@ -272,7 +272,6 @@ def test_repeated_phase_records_count_as_on_the_careful_path(tmp_path, monkeypat
     on the whole-file path; spellings and states it does not expect must come out as line by line:
     before a first value, in a settings block, inside a multi-line record, with NUL bytes, another
     spacing, no brackets, a count missing, trailing blanks."""
-    import checker.parse.loadgen_detail as detail_module
 
     def rec(body: str) -> str:
         return f'"pid": 7, "tid": 7, "ts": 1ns : {body}'
@@ -292,13 +291,7 @@ def test_repeated_phase_records_count_as_on_the_careful_path(tmp_path, monkeypat
              *[rec(body) for body in odd * 3]]
     path = tmp_path / "mlperf_log_detail.txt"
     path.write_bytes("\n".join(lines).encode())
-    detail_module.clear_caches()
-    fast = parse_detail(path)
-    monkeypatch.setattr(detail_module, "read_small_text", lambda *args: None)
-    detail_module.clear_caches()
-    slow = parse_detail(path)
-    assert fast.model.model_dump() == slow.model.model_dump()
-    assert [p.model_dump() for p in fast.problems] == [p.model_dump() for p in slow.problems]
+    fast = whole_and_streamed(path, monkeypatch)
     entries = fast.model.entries
     assert entries["power_begin"].count == 2 + 3 * 3 and entries["power_end"].count == 1 + 3
     assert entries["loaded_qsl_set"].count == 1 + 2 * 3 and entries["generated_query_count"].count == 2 + 6 * 3
@@ -319,11 +312,7 @@ def test_git_log_lines_are_read_in_one_go_as_line_by_line(tmp_path, monkeypatch)
              " M a.py", "", rec("version : .5a1 @ 6958607d52"), "stray"]
     path = tmp_path / "mlperf_log_detail.txt"
     path.write_text("\n".join(lines))
-    fast = parse_detail(path)
-    monkeypatch.setattr(detail_module, "read_small_text", lambda *args: None)
-    slow = parse_detail(path)
-    assert fast.model.model_dump() == slow.model.model_dump()
-    assert [p.model_dump() for p in fast.problems] == [p.model_dump() for p in slow.problems]
+    fast = whole_and_streamed(path, monkeypatch)
     assert fast.model.value("loadgen_git_log_message") == 'abc first\n"pid": not a record\nshort'
     assert fast.model.value("loadgen_git_status_message") == "M a.py"
 
@@ -406,12 +395,8 @@ def test_long_mllog_sample_sets_are_cut_out_and_read_back_exactly(tmp_path, monk
     ]
     path = tmp_path / "mlperf_log_detail.txt"
     path.write_text("\n".join(lines))
-    fast = parse_detail(path)
+    fast = whole_and_streamed(path, monkeypatch)
     assert made == [cut]
-    monkeypatch.setattr(detail_module, "read_small_text", lambda *args: None)
-    slow = parse_detail(path)
-    assert fast.model.model_dump() == slow.model.model_dump()
-    assert [p.model_dump() for p in fast.problems] == [p.model_dump() for p in slow.problems]
     entry = fast.model.entries["loaded_qsl_set"]
     assert entry.line == 2 and entry.count == 4 and fast.model.int_list("loaded_qsl_set") == list(range(3000))
     # the value with trailing text, the indented record (and the stray line)
@@ -437,14 +422,8 @@ def test_long_2019_sample_sets_are_cut_out_and_read_back_exactly(tmp_path, monke
     ]
     path = tmp_path / "mlperf_log_detail.txt"
     path.write_text("\n".join(lines))
-    detail_module.clear_caches()
-    fast = parse_detail(path)
+    fast = whole_and_streamed(path, monkeypatch)
     assert made == [3]
-    monkeypatch.setattr(detail_module, "read_small_text", lambda *args: None)
-    detail_module.clear_caches()
-    slow = parse_detail(path)
-    assert fast.model.model_dump() == slow.model.model_dump()
-    assert [p.model_dump() for p in fast.problems] == [p.model_dump() for p in slow.problems]
     assert fast.model.int_list("loaded_qsl_set") == list(range(3000))
     assert fast.model.entries["loaded_qsl_set"].count == 4
 
