@@ -399,16 +399,25 @@ def read_small_bytes(path: Path, limit: int) -> bytes | None:
         if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
             return None
         data = os.read(fd, info.st_size + 1)
-        while data and len(data) <= limit:  # to the end (it may have grown), as a buffered read goes
-            more = os.read(fd, limit + 1 - len(data))
-            if not more:
-                break
-            data += more
+        if len(data) != info.st_size:  # else all fstat counted and no more (one more was asked for)
+            data = _read_on(fd, data, limit)
     except OSError:
         return None
     finally:
         os.close(fd)
     return None if len(data) > limit else data  # longer: it grew since fstat
+
+
+def _read_on(fd: int, data: bytes, limit: int) -> bytes:
+    """``data``, the start of a file, and what follows it, to the end or past ``limit``: for a file
+    that grew or shrank since its fstat, or gave a short read, as a buffered read goes on. A file
+    that gave just the size fstat saw is whole without this (a read to see the end: 0.4 us)."""
+    while data and len(data) <= limit:
+        more = os.read(fd, limit + 1 - len(data))
+        if not more:
+            break
+        data += more
+    return data
 
 
 def read_small_text(path: Path, sink: ProblemSink, limit: int) -> str | None:
