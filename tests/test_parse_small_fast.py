@@ -9,12 +9,14 @@ bytes that are not UTF-8, empty files, broken lines, cut files.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 from corpus_cache import ROUNDS
 
 import checker.parse.accuracy_txt as accuracy_module
+import checker.parse.base as base_module
 from checker.parse.base import text_lines
 
 SHA = "5fa4bf4bafd04638481611a05806ebd4808a5d29be082f6f19a9e695bee96d7e"
@@ -247,3 +249,52 @@ def test_verify_lines_are_split_only_where_a_step_can_start(text):
         assert _may_split(text)
     if not _may_split(text):
         assert [s for s in _SEGMENT_START.split(text) if s.strip()] == ([text] if text.strip() else [])
+
+
+
+class _OsWith:
+    """The os module as checker.parse.base sees it, with some functions replaced (os itself untouched)."""
+
+    def __init__(self, **replaced: object) -> None:
+        self.__dict__.update(replaced)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(os, name)
+
+
+def _scripted_reads(monkeypatch: pytest.MonkeyPatch, sizes: list[int]) -> None:
+    """os.read in checker.parse.base gives at most the next of ``sizes`` bytes per call (short reads)."""
+    script = iter(sizes)
+
+    def short(fd: int, count: int) -> bytes:
+        return os.read(fd, min(count, next(script, count)))
+
+    monkeypatch.setattr(base_module, "os", _OsWith(read=short))
+
+
+def test_read_small_bytes_reads_on_after_a_short_read(tmp_path, monkeypatch):
+    """Only a first read of exactly the fstat size ends the read: after a short one it reads on to the end."""
+    path = tmp_path / "f.txt"
+    path.write_bytes(b"0123456789" * 10)
+    _scripted_reads(monkeypatch, [30, 70])  # the second read makes up the size: still read to the end
+    assert base_module.read_small_bytes(path, 1000) == b"0123456789" * 10
+    _scripted_reads(monkeypatch, [1, 1, 1])
+    assert base_module.read_small_bytes(path, 1000) == b"0123456789" * 10
+    _scripted_reads(monkeypatch, [])
+    assert base_module.read_small_bytes(path, 100) == b"0123456789" * 10
+    assert base_module.read_small_bytes(path, 99) is None
+
+
+def test_read_small_bytes_sees_a_file_that_grew_since_its_fstat(tmp_path, monkeypatch):
+    path = tmp_path / "f.txt"
+    path.write_bytes(b"abc")
+
+    def stale(fd: int) -> os.stat_result:  # as if the file was measured before the append below
+        info = os.fstat(fd)
+        with open(path, "ab") as handle:
+            handle.write(b"defg")
+        return info
+
+    monkeypatch.setattr(base_module, "os", _OsWith(fstat=stale))
+    assert base_module.read_small_bytes(path, 100) == b"abcdefg"
+    assert base_module.read_small_bytes(path, 8) is None  # grew past the limit: the careful path

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from corpus_cache import ROUNDS
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import checker.parse.loadgen_summary as summary_module
 from checker.parse.loadgen_summary import parse_summary
@@ -184,3 +186,53 @@ def test_one_row_per_line(text):
     """The line numbers of the whole-file path are row indices: findall must give a row for every
     piece text.split gives (the last, empty one after a final newline included)."""
     assert len(summary_module._ROWS.findall(text)) == len(text.split("\n"))
+
+
+def _assert_rows_by_line(text: str) -> None:
+    """The rows made line by line (cold, then from the line cache) are those findall gives."""
+    expected = summary_module._ROWS.findall(text)
+    summary_module._ROW_CACHE.clear()
+    assert summary_module._rows(text) == expected, text
+    assert summary_module._rows(text) == expected, text
+
+
+@pytest.mark.parametrize("round_name", ROUNDS)
+def test_rows_by_line_agree_with_findall_on_the_corpus(corpus, round_name):
+    for path in sorted(corpus(round_name).rglob("mlperf_log_summary.txt")):
+        _assert_rows_by_line(path.read_text(errors="replace"))
+
+
+def test_rows_by_line_agree_with_findall_on_tricky_lines():
+    """Above all the footer-count lookahead, the one part of _ROWS that can look past a newline."""
+    text = "\n".join(MODERN)
+    for line in [*TRICKY, "No", "No \t", "12", "3\x0b", "No\x1c", "no\r", "7 ", "No:", "1 : x", "No warning : x"]:
+        for after in ["warning : x", "ERRORS: y", "Warning", " error : z", ""]:
+            _assert_rows_by_line(f"{line}\n{after}\n{text}")
+            _assert_rows_by_line(f"{text}\n{line}\r\n{after}")
+
+
+@given(st.lists(st.sampled_from(["No", "no", "12", " ", "\t", "\r", "\n", "\x0b", "\x1c", "\x85", "\u2028", "\x00",
+                                 ":", " : ", "=", "warning", "ERROR", "key", "a b", "Durée", "*", "WARNING"]),
+                max_size=30).map("".join))
+@settings(max_examples=400, deadline=None)
+def test_rows_by_line_agree_with_findall_on_any_text(text):
+    _assert_rows_by_line(text)
+
+
+def test_row_cache_stays_bounded(monkeypatch):
+    monkeypatch.setattr(summary_module, "_ROW_CACHE_SIZE", 4)
+    summary_module._ROW_CACHE.clear()
+    lines = [f"k{i} : {i}" for i in range(10)] + ["x" * (summary_module._ROW_CACHE_LINE + 1) + " : long"]
+    assert summary_module._rows("\n".join(lines)) == summary_module._ROWS.findall("\n".join(lines))
+    assert len(summary_module._ROW_CACHE) <= 4
+    assert all(len(line) <= summary_module._ROW_CACHE_LINE for line in summary_module._ROW_CACHE)
+    summary_module.clear_caches()
+    assert not summary_module._ROW_CACHE
+
+
+def test_isdecimal_is_a_subset_of_the_number_pattern():
+    """feed_text takes a statistic as a number when str.isdecimal holds before trying _NUMBER: every
+    character isdecimal accepts must be one _NUMBER (and float) accepts."""
+    decimals = [chr(code) for code in range(0x110000) if chr(code).isdecimal()]
+    assert all(summary_module._NUMBER.match(char) for char in decimals)
+    assert float("\u0661\u0662") == 12.0 and all(float(char) >= 0 for char in decimals)

@@ -23,6 +23,7 @@ from checker.parse.base import (
     ParseResult,
     ProblemSink,
     Sourced,
+    construct,
     display_path,
     iter_lines,
     read_small_text,
@@ -69,6 +70,11 @@ _ROWS = re.compile(
     r"|([^\n]*))$",
     re.MULTILINE,
 )
+#: The row of each line text seen (a summary's lines recur across the summaries of a submitter: four
+#: in five in the corpus), bounded: emptied when full. Lines longer than _ROW_CACHE_LINE are not kept.
+_ROW_CACHE: dict[str, tuple[str, str, str]] = {}
+_ROW_CACHE_SIZE = 1 << 14
+_ROW_CACHE_LINE = 200
 _NAMED_KEYS = frozenset({"SUT name", "Scenario", "Mode", "Result is"})
 _BLOCK_TITLES = ("per-query latency", "per-sample latency", "intervals between each issuequery")
 #: Files up to this size are read whole (what iter_lines reads in one piece); bigger ones are streamed.
@@ -98,7 +104,9 @@ def _mode_of(raw: str) -> str | None:
 
 
 def clear_caches() -> None:
-    """Forget the spellings seen (checker.parse.kinds.clear_caches calls this before a benchmark pass)."""
+    """Forget the spellings and lines seen (checker.parse.kinds.clear_caches calls this before a
+    benchmark pass)."""
+    _ROW_CACHE.clear()
     _scenario_of.cache_clear()
     _mode_of.cache_clear()
 
@@ -192,6 +200,25 @@ def parse_summary(path: Path, root: Path | None = None) -> ParseResult[LoadGenSu
     return _RESULT(kind=KIND, path=shown, model=model, problems=sink.finish())
 
 
+def _rows(text: str) -> list[tuple[str, str, str]]:
+    """``_ROWS.findall(text)``, made of the rows of its lines: no match of _ROWS crosses a newline
+    (its one lookahead that could, after a footer count, only rejects a line with no colon, which
+    cannot be a 'key : value' row anyway), so a line's row is the same alone as in its file. Rows
+    of lines seen before are looked up; only the new lines go through the regex, one by one."""
+    get = _ROW_CACHE.get
+    return [get(line) or _row(line) for line in text.split("\n")]
+
+
+def _row(line: str) -> tuple[str, str, str]:
+    """The row of one line (a line holds no newline: findall finds exactly one row in it)."""
+    row = _ROWS.findall(line)[0]
+    if len(line) <= _ROW_CACHE_LINE:
+        if len(_ROW_CACHE) >= _ROW_CACHE_SIZE:
+            _ROW_CACHE.clear()
+        _ROW_CACHE[line] = row
+    return row
+
+
 class _State:
     """Line-by-line reader; sections are told apart by their title lines."""
 
@@ -261,34 +288,51 @@ class _State:
         """Read a whole file: one regex gives a row per line in C, and a plain 'key : value' row is
         stored here without the tests feed makes on every line. Blank lines and rules only end a
         free-text block; other lines go to :meth:`_other`, and so does any line while a free-text
-        block is open. The section and the open block live in locals, read back after each
-        :meth:`_other` call, the only place they change."""
-        rows = _ROWS.findall(text)
+        block is open. The section, the open free-text block and the statistics of the open block
+        live in locals, read back after each :meth:`_other` call, the only place they change."""
+        rows = _rows(text)
         if not text or text[-1] == "\n":
             rows.pop()  # the empty piece after the last newline is not a line (as in split_lines)
-        params = self.data["test_parameters"]
+        params, fields = self.data["test_parameters"], self.data["fields"]
         lines: list[str] | None = None  # the file split, only if a plain-looking row must go to feed
+        stats: dict[str, Sourced[float]] | None = None  # the open statistics block's values, once known
         section, free_text, plain = self.section, self.in_recommendations, 0
         for lineno, (key, value, other) in enumerate(rows, 1):
-            if key:
-                if free_text or section == "stats" and key[0] in "PIpi" and key.lower().startswith(_BLOCK_TITLES):
-                    lines = lines or text.split("\n")  # the title test holds for the key alone (no colon in it)
-                    other = lines[lineno - 1]
-                else:
+            if key and not free_text:
+                if section == "parameters":
+                    params[key] = Sourced(value, lineno)
                     plain += 1
-                    if section == "parameters":
-                        params[key] = Sourced(value, lineno)
-                    else:
-                        self._key_value(lineno, key, value, sink)
                     continue
+                if section != "stats" or key in _NAMED_KEYS or key.endswith("satisfied"):
+                    self._key_value(lineno, key, value, sink)
+                    plain += 1
+                    continue
+                if key[0] not in "PIpi" or not key.lower().startswith(_BLOCK_TITLES):
+                    # a statistic: what _key_value stores for it, in line (two thirds of the rows)
+                    fields[key] = Sourced(value, lineno)
+                    plain += 1
+                    # isdecimal: digits of Unicode class Nd only, what _NUMBER's \d takes (and float reads)
+                    if key.endswith("latency (ns)") and (value.isdecimal() or _NUMBER.match(value)):
+                        stats = self._stat_values() if stats is None else stats
+                        stats[key] = Sourced(float(value), lineno)
+                    continue
+            if key:  # a block title, or a line of a free-text block: the title test holds for the key alone
+                lines = lines or text.split("\n")
+                other = lines[lineno - 1]
             elif not other:  # a blank line or a rule
                 self.in_early_stopping = self.in_recommendations = free_text = False
                 continue
             self._other(lineno, other.rstrip("\r"), sink)
-            section, free_text = self.section, self.in_recommendations
+            section, free_text, stats = self.section, self.in_recommendations, None
         if plain:
             self.content_seen = True
             self.recognised += plain
+
+    def _stat_values(self) -> dict[str, Sourced[float]]:
+        """The values of the open statistics block, which is made on its first statistic."""
+        blocks = self.data["stats"]
+        block = blocks.get(self.block) or blocks.setdefault(self.block, construct(StatBlock, {"values": {}}))
+        return block.values
 
     def _other(self, lineno: int, text: str, sink: ProblemSink) -> None:
         """A line that is not a plain 'key : value': the exact section titles and warning and error
@@ -353,14 +397,11 @@ class _State:
         elif section == "results" and "headline" not in data and "mode_raw" in data:
             number = to_number(value)
             if number is not None:
-                data["headline"] = Headline.model_construct(label=key, value=number, line=lineno)
+                data["headline"] = construct(Headline, {"label": key, "value": number, "line": lineno})
         data["fields"][key] = entry
         # the percentiles included; the value has no spaces around it, so no strip as in to_number
         if section == "stats" and key.endswith("latency (ns)") and _NUMBER.match(value):
-            block = data["stats"].get(self.block) or data["stats"].setdefault(
-                self.block, StatBlock.model_construct(values={})
-            )
-            block.values[key] = Sourced(float(value), lineno)
+            self._stat_values()[key] = Sourced(float(value), lineno)
 
     def _named(self, lineno: int, key: str, value: str, entry: Sourced[str], sink: ProblemSink) -> None:
         """The four keys of the results part that fill a field of their own."""
@@ -404,7 +445,7 @@ class _State:
             sink.add("truncated", "the closing warning and error count lines are missing; the file is incomplete",
                      expected="'No warnings encountered during test.' and 'No errors encountered during test.' "
                      "(or their counts)", found="end of file")
-        return LoadGenSummary.model_construct(generation=generation, footer_only=footer_only, **self.data)
+        return construct(LoadGenSummary, {"generation": generation, "footer_only": footer_only, **self.data})
 
 
 #: The result class, looked up once: ``ParseResult[...]`` costs a cache lookup on every call.
