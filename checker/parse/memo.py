@@ -126,20 +126,8 @@ def _whole(path: Path, size: int) -> bytes | None:
     ``size`` it had: what the parser's read_small_bytes would read. Else None (its tail is read)."""
     if size > TAIL_BYTES or not hasattr(os, "pread"):
         return None
-    try:
-        fd = os.open(path, OPEN_FLAGS)
-    except OSError:
-        return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size != size:
-            return None
-        data = os.pread(fd, size + 1, 0)  # short of size + 1 on a regular file: its end was reached
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    return data if len(data) == size else None
+    data = _read_at(path, size + 1, 0, size)  # short of size + 1 on a regular file: its end was reached
+    return data if data is not None and len(data) == size else None
 
 
 def _parse_handed(parser: Callable[..., ParseResult], path: Path, root: Path | None, data: bytes) -> ParseResult:
@@ -167,12 +155,22 @@ def _tail(path: Path, size: int) -> bytes | None:
                 return handle.read(TAIL_BYTES)
         except OSError:
             return None
+    return _read_at(path, TAIL_BYTES, max(size - TAIL_BYTES, 0))
+
+
+def _read_at(path: Path, length: int, offset: int, size: int | None = None) -> bytes | None:
+    """Up to ``length`` bytes of ``path`` from ``offset``, or None on any error; with ``size``, None
+    also unless it is still a regular file of that size."""
     try:
         fd = os.open(path, OPEN_FLAGS)
     except OSError:
         return None
     try:
-        return os.pread(fd, TAIL_BYTES, max(size - TAIL_BYTES, 0))
+        if size is not None:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size != size:
+                return None
+        return os.pread(fd, length, offset)
     except OSError:
         return None
     finally:
