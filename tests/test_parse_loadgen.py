@@ -441,3 +441,34 @@ def test_generated_queries_counts(tmp_path, tail, values):
     keys = ("generated_query_count", "generated_samples_per_query", "generated_query_duration")
     assert tuple(model.value(key) for key in keys) == values
     assert all(model.get(key).line == 2 for key, value in zip(keys, values, strict=True) if value is not None)
+
+
+def test_whole_file_read_declines_what_the_careful_reader_rejects(tmp_path, monkeypatch):
+    """Found by fuzzing the corpus logs: lines the whole-file reader took while the line-by-line
+    reader rejected them (so that both reads of one file disagreed). A metadata string holding a
+    quote and a second ', "time_ms": ', a metadata string holding a brace before a broken sample
+    set, and a 2019 SHA-1 row after a control character that str.strip() counts as a space."""
+    tail = ', "namespace": "mlperf::logging", "event_type": "POINT_IN_TIME", "metadata": {"is_error": false, ' \
+           '"is_warning": false, "file": "{file}", "line_no": 1, "pid": 1, "tid": 1}}'
+    record = ':::MLLOG {{"key": "{key}", "value": {value}, "time_ms": 0.1' + tail.replace("{", "{{").replace(
+        "}", "}}").replace("{{file}}", "{file}")
+    lines = [
+        record.format(key="sut_name", value='"SUT"', file="a.cc"),
+        record.format(key="effective_max_query_count", value="0", file='tes: 0, "time_ms": 0.2, "x": "y'),
+        record.format(key="loaded_qsl_set", value="[1,2 3]", file="in}side.cc"),
+        record.format(key="effective_min_query_count", value="7", file="ok.cc"),
+    ]
+    path = tmp_path / "mlperf_log_detail.txt"
+    path.write_text("\n".join(lines))
+    fast = whole_and_streamed(path, monkeypatch)
+    assert {p.line for p in fast.problems} == {2, 3}
+    assert fast.model.value("effective_min_query_count") == 7 and "loaded_qsl_set" not in fast.model.entries
+
+    def rec(body: str) -> str:
+        return f'"pid": 7, "tid": 7, "ts": 1ns : {body}'
+
+    text = [rec("SHA1 of files :"), "", "\x1e12aad77e5206c89d50718c46c119d1f3cb056b2 /.clang-format",  # 39 digits
+            "\xa0a3355ff8f163cabbf26adb86d3aa0e5da72900c7 /BUILD.gn", rec("version : .5a1 @ 6958607d52")]
+    path.write_text("\n".join(text))
+    fast = whole_and_streamed(path, monkeypatch)
+    assert [p.line for p in fast.problems] == [3] and list(fast.model.file_sha1) == ["/BUILD.gn"]

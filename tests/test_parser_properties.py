@@ -507,10 +507,9 @@ def test_cut_sample_sets_read_as_the_streamed_lines(fmt, data, crlf):
 @given(lines=st.lists(st.text(alphabet=" \t\r\f\v\x1c\x85\xa0\u3000ab", max_size=6), max_size=8))
 def test_non_blank_lines_counted_once_each(lines):
     """The SHA-1 table check counts the lines holding a non-blank character, one match per line
-    (the pattern runs on to the line's end so the search skips the rest of the line)."""
-    import re
-
+    (the pattern runs on to the line's end so the search skips the rest of the line); blank as the
+    line-by-line reader has it (str.strip), so that a table row after an odd space is not skipped."""
     from checker.parse.loadgen_detail import _NON_BLANK_LINE
 
-    expected = sum(1 for line in lines if re.match(r"[ \t\r\f\v]*\S", line))
+    expected = sum(1 for line in lines if line.strip())
     assert len(_NON_BLANK_LINE.findall("\n".join(lines))) == expected
