@@ -472,3 +472,34 @@ def test_whole_file_read_declines_what_the_careful_reader_rejects(tmp_path, monk
     path.write_text("\n".join(text))
     fast = whole_and_streamed(path, monkeypatch)
     assert [p.line for p in fast.problems] == [3] and list(fast.model.file_sha1) == ["/BUILD.gn"]
+
+
+#: what the mutations insert: the characters the row patterns and the careful reader treat specially
+_SPLICES = [b"\n", b"\r\n", b"\x00", b"{", b"}", b'"', b":", b"\xff", b"[", b"]", b",", b" : ", b"\x01", b"\x1e",
+            b"\\", b'", "time_ms": ', b"9" * 20]
+
+
+@pytest.mark.parametrize("round_name", ["v0.5", "v1.0"])
+def test_whole_file_and_streaming_paths_agree_on_mutated_corpus_logs(corpus, round_name, tmp_path, monkeypatch):
+    """Corpus detail logs with a few random bytes changed, inserted or cut (seeded, so a failure
+    repeats): the whole-file read must still agree with the line-by-line read. This is how the
+    metadata and SHA-1 table cases of the test above were found."""
+    import random
+
+    rng = random.Random(2026)
+    logs = [p for p in sorted(corpus(round_name).rglob("mlperf_log_detail.txt")) if p.stat().st_size < 100_000]
+    for case in range(150):
+        data = bytearray(rng.choice(logs).read_bytes())
+        for _ in range(rng.randint(1, 4)):
+            at = rng.randrange(len(data))
+            action = rng.randrange(3)
+            if action == 0:
+                data[at:at] = rng.choice(_SPLICES)
+            elif action == 1:
+                data[at] = rng.randrange(256)
+            else:
+                del data[at : at + rng.randint(1, 40)]
+        path = tmp_path / f"{case}" / "mlperf_log_detail.txt"
+        path.parent.mkdir()
+        path.write_bytes(bytes(data))
+        whole_and_streamed(path, monkeypatch)
