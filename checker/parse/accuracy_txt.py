@@ -276,7 +276,7 @@ def parse_accuracy_txt(
         result.problems = sink.finish()
         return result
 
-    compiled = _compiled(patterns)
+    compiled = [(p, p.compiled()) for p in patterns]  # compiled() is cached per regex
     counted = True  # whether a line may hold good=/total= counts
     if isinstance(found, str):
         compiled = _possible(compiled, found)
@@ -349,16 +349,6 @@ def _line_local(regex: str) -> bool:
 
 
 _Compiled = list[tuple[AccuracyPattern, re.Pattern[str]]]
-_default_compiled: _Compiled = []
-
-
-def _compiled(patterns: Sequence[AccuracyPattern]) -> _Compiled:
-    """Each pattern with its regex; for the default table worked out once, not on every file."""
-    if patterns is not ACCURACY_PATTERNS:
-        return [(p, p.compiled()) for p in patterns]
-    if not _default_compiled:
-        _default_compiled.extend((p, p.compiled()) for p in patterns)
-    return _default_compiled
 
 
 def _possible(compiled: _Compiled, text: str) -> _Compiled:

@@ -11,7 +11,7 @@ import hashlib
 import os
 import stat
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Generic, TypeVar
@@ -69,75 +69,6 @@ class ParseResult(BaseModel, Generic[M]):
     @property
     def ok(self) -> bool:
         return self.model is not None and not self.problems
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """How :func:`construct` builds one model class: its fields in order with their defaults."""
-
-    template: dict[str, Any]  # every field in field order: its default, else a placeholder (overwritten)
-    factories: tuple[tuple[str, Callable[[], Any]], ...]
-    names: frozenset[str]
-    required: frozenset[str]
-
-
-_PLANS: dict[type, _Plan | None] = {}
-_IMMUTABLE_DEFAULTS = (type(None), bool, int, float, str, bytes)
-
-
-def _plan(cls: type[BaseModel]) -> _Plan | None:
-    """The plan of ``cls``, or None when model_construct does more than fill fields and defaults
-    (aliases, private attributes, extra fields, a post-init hook, a default that is copied or
-    needs the other fields): those classes always go through model_construct."""
-    if cls.__pydantic_post_init__ or cls.__pydantic_root_model__ or cls.__private_attributes__ \
-            or cls.model_config.get("extra") == "allow":
-        return None
-    template: dict[str, Any] = {}
-    factories = []
-    required = set()
-    for name, field in cls.__pydantic_fields__.items():
-        if field.alias is not None or field.validation_alias is not None:
-            return None
-        if field.is_required():
-            required.add(name)
-            template[name] = None  # in the values given, always (else model_construct is called)
-        elif field.default_factory is not None:
-            if getattr(field, "default_factory_takes_validated_data", True):  # unknown: declined
-                return None
-            template[name] = None  # holds the field's place in the dict order
-            factories.append((name, field.default_factory))
-        elif type(field.default) in _IMMUTABLE_DEFAULTS:
-            template[name] = field.default  # what get_default gives for it (no copy of an immutable)
-        else:
-            return None
-    names = frozenset(cls.__pydantic_fields__)
-    return _Plan(template, tuple(factories), names, frozenset(required))
-
-
-def construct(cls: type[M], values: dict[str, Any]) -> M:
-    """``cls.model_construct(**values)``, built as it builds it (the same field dict in the same
-    order, the same set of fields set) in a few dict operations instead of a loop in Python over
-    every field: model_construct takes 5 us for a summary's twenty fields, this a third of that.
-
-    Only for ``values`` naming every required field and nothing but fields; anything else, and
-    any class :func:`_plan` declines, goes to model_construct itself."""
-    plan = _PLANS.get(cls, False)
-    if plan is False:
-        plan = _PLANS[cls] = _plan(cls)
-    if plan is None or not plan.names.issuperset(values) or not plan.required.issubset(values):
-        return cls.model_construct(**values)
-    fields = plan.template.copy()
-    fields.update(values)  # keeps the template's order
-    for name, factory in plan.factories:
-        if name not in values:
-            fields[name] = factory()
-    model = cls.__new__(cls)
-    setattr_ = object.__setattr__
-    setattr_(model, "__dict__", fields)
-    setattr_(model, "__pydantic_fields_set__", set(values))
-    setattr_(model, "__pydantic_extra__", None)
-    setattr_(model, "__pydantic_private__", None)
-    return model
 
 
 class ProblemSink:

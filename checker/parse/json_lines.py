@@ -113,18 +113,29 @@ def _keys_of_flat_object(text: str) -> list[KeyPosition] | None:
     if _FLAT_OBJECT.fullmatch(text) is None:
         return None
     keys: list[KeyPosition] = []
-    line, line_start, counted = 1, 0, 0
+    where = _Positions(text)
     for string in _PLAIN_STRING_THEN_COLON.finditer(text):
         if string.group(2) is None:
             continue  # a value
-        pos = string.start()
-        newlines = text.count("\n", counted, pos)
-        if newlines:
-            line += newlines
-            line_start = text.rfind("\n", counted, pos) + 1
-        counted = pos
-        keys.append(KeyPosition(name=string.group(1), line=line, column=pos - line_start + 1))
+        line, column = where.at(string.start())
+        keys.append(KeyPosition(name=string.group(1), line=line, column=column))
     return keys
+
+
+class _Positions:
+    """Line and column of offsets taken in increasing order, counting newlines only once."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.line, self.line_start, self.counted = 1, 0, 0
+
+    def at(self, pos: int) -> tuple[int, int]:
+        newlines = self.text.count("\n", self.counted, pos)
+        if newlines:
+            self.line += newlines
+            self.line_start = self.text.rfind("\n", self.counted, pos) + 1
+        self.counted = pos
+        return self.line, pos - self.line_start + 1
 
 
 def _keys_of_well_formed_object(text: str) -> list[KeyPosition] | None:
@@ -135,7 +146,7 @@ def _keys_of_well_formed_object(text: str) -> list[KeyPosition] | None:
     if not text.startswith("{", pos):
         return None
     keys: list[KeyPosition] = []
-    line, line_start, counted = 1, 0, 0
+    where = _Positions(text)
     pos = space(text, pos + 1).end()
     if text.startswith("}", pos):
         return keys
@@ -143,17 +154,13 @@ def _keys_of_well_formed_object(text: str) -> list[KeyPosition] | None:
         string = _STRING.match(text, pos)
         if string is None:
             return None
-        newlines = text.count("\n", counted, pos)
-        if newlines:
-            line += newlines
-            line_start = text.rfind("\n", counted, pos) + 1
-        counted = pos
+        line, column = where.at(pos)
         name = string.group()
         try:
             name = json.loads(name, strict=False) if "\\" in name else name[1:-1]
         except ValueError:
             return None
-        keys.append(KeyPosition(name=name, line=line, column=pos - line_start + 1))
+        keys.append(KeyPosition(name=name, line=line, column=column))
         pos = space(text, string.end()).end()
         if not text.startswith(":", pos):
             return None

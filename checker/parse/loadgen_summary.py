@@ -23,7 +23,6 @@ from checker.parse.base import (
     ParseResult,
     ProblemSink,
     Sourced,
-    construct,
     display_path,
     iter_lines,
     read_small_text,
@@ -331,7 +330,7 @@ class _State:
     def _stat_values(self) -> dict[str, Sourced[float]]:
         """The values of the open statistics block, which is made on its first statistic."""
         blocks = self.data["stats"]
-        block = blocks.get(self.block) or blocks.setdefault(self.block, construct(StatBlock, {"values": {}}))
+        block = blocks.get(self.block) or blocks.setdefault(self.block, StatBlock.model_construct(values={}))
         return block.values
 
     def _other(self, lineno: int, text: str, sink: ProblemSink) -> None:
@@ -397,7 +396,7 @@ class _State:
         elif section == "results" and "headline" not in data and "mode_raw" in data:
             number = to_number(value)
             if number is not None:
-                data["headline"] = construct(Headline, {"label": key, "value": number, "line": lineno})
+                data["headline"] = Headline.model_construct(label=key, value=number, line=lineno)
         data["fields"][key] = entry
         # the percentiles included; the value has no spaces around it, so no strip as in to_number
         if section == "stats" and key.endswith("latency (ns)") and _NUMBER.match(value):
@@ -445,7 +444,7 @@ class _State:
             sink.add("truncated", "the closing warning and error count lines are missing; the file is incomplete",
                      expected="'No warnings encountered during test.' and 'No errors encountered during test.' "
                      "(or their counts)", found="end of file")
-        return construct(LoadGenSummary, {"generation": generation, "footer_only": footer_only, **self.data})
+        return LoadGenSummary.model_construct(generation=generation, footer_only=footer_only, **self.data)
 
 
 #: The result class, looked up once: ``ParseResult[...]`` costs a cache lookup on every call.

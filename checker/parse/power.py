@@ -35,18 +35,12 @@ TIME_FORMAT = "%m-%d-%Y %H:%M:%S.%f"
 
 _STAMP = re.compile(r"^(\d\d)-(\d\d)-(\d{4}) (\d\d):(\d\d):(\d\d(?:\.\d+)?)$")
 # The usual PTDaemon line, read with one regex; anything else takes the general path below.
-_FAST_LINE = re.compile(
-    r"^Time,(\d\d)-(\d\d)-(\d{4}) (\d\d):(\d\d):(\d\d(?:\.\d+)?),Watts,([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?),"
-    r"(?:[^,]*,[^,]*,)*?Mark,([^,]*)$"
-)
-
-
-# _FAST_LINE over a whole file: a row per line that matches it, never crossing a newline.
-_FAST_ROWS = re.compile(
-    r"^Time,(\d\d)-(\d\d)-(\d{4}) (\d\d):(\d\d):(\d\d(?:\.\d+)?),Watts,([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?),"
-    r"(?:[^,\n]*,[^,\n]*,)*?Mark,([^,\n]*)$",
-    re.MULTILINE,
-)
+# A usual sample line. The classes exclude the newline too, so that the same pattern read over a
+# whole file (_FAST_ROWS) gives a row per line that never crosses into the next.
+_SAMPLE = (r"^Time,(\d\d)-(\d\d)-(\d{4}) (\d\d):(\d\d):(\d\d(?:\.\d+)?),Watts,([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?),"
+           r"(?:[^,\n]*,[^,\n]*,)*?Mark,([^,\n]*)$")
+_FAST_LINE = re.compile(_SAMPLE)
+_FAST_ROWS = re.compile(_SAMPLE, re.MULTILINE)
 
 
 @lru_cache(maxsize=512)
