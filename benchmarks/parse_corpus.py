@@ -11,7 +11,15 @@ The files are read once before timing so both passes see a warm page cache.
 The parse pass reads the files the way ``check`` does: through a content memo per submitter (a file
 byte-identical to one already parsed in the same submitter's tree reuses that parse, as one
 partition's parse cache does; see checker/parse/memo.py), with the garbage-collector settings the
-CLI applies (checker/runtime.py), and with the parsers' cross-file caches emptied before each pass. ``--plain`` calls every parser on every file with Python's default
+CLI applies (checker/runtime.py), and with the parsers' cross-file caches emptied before each pass.
+It also takes them in check's order: one submitter after another, and within a submitter kind by
+kind, because check runs its rules one after another and each rule reads one kind of file for every
+result (checking the v1.0 tree parses 1,375 files with 192 changes of kind between two consecutive
+parses; in path order there would be 944). ``--order path`` takes each submitter's files in path
+order instead, for comparison: every parser then runs a few per cent slower, most likely because its code and data
+leave the processor's caches between two files of its kind.
+
+``--plain`` calls every parser on every file with Python's default
 collector instead, for comparison.
 """
 
@@ -99,12 +107,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--rounds", nargs="+", default=["v0.5", "v0.7", "v1.0"])
     parser.add_argument("--plain", action="store_true", help="every parser on every file, default GC")
+    parser.add_argument("--order", choices=["kind", "path"], default="kind",
+                        help="within a submitter: kind by kind, as check parses (default), or in path order")
     parser.add_argument("--kinds", nargs="+", default=None,
                         help="only files of these kinds (e.g. loadgen_detail), to see where a parser change helps")
     args = parser.parse_args()
     if not args.plain:
         tune_for_batch()
     files = [f for f in corpus_files(args.rounds) if args.kinds is None or f[1] in args.kinds]
+    if args.order == "kind":  # stable: path order within a kind
+        files.sort(key=lambda file: (submitter_of(file[0], file[2]), file[1]))
     total_bytes = sum(path.stat().st_size for path, _, _ in files)
     kinds: dict[str, int] = {}
     for _, kind, _ in files:
@@ -122,7 +134,7 @@ def main() -> None:
     print(f"parse pass:  median {parse_median:.3f} s over {args.repeat} ({', '.join(f'{t:.3f}' for t in parses)})")
     if not args.plain:
         print(f"  {reused} of {len(files)} files were byte-identical to a file of the same submitter parsed "
-              "before them and reused its parse; GC as the CLI sets it")
+              f"before them and reused its parse; GC as the CLI sets it; each submitter's files in {args.order} order")
     paired = statistics.median(p / h for p, h in zip(parses, hashes, strict=True))
     print(f"ratio parse/sha256: {parse_median / hash_median:.2f} of the medians, {paired:.2f} median of the "
           "passes' own ratios (each parse pass timed right after its hash pass) "
