@@ -389,6 +389,8 @@ def compare_outputs(sampled: Any, reference: Any) -> Comparison | None:
     None when a log's payloads cannot be read back (the file vanished or changed)."""
     import numpy as np
 
+    from checker.arrays import first_positions
+
     try:
         sampled_digests = np.asarray(sampled.digest_array())
         reference_digests = np.asarray(reference.digest_array())
@@ -398,10 +400,8 @@ def compare_outputs(sampled: Any, reference: Any) -> Comparison | None:
     reference_qsl = np.asarray(reference.qsl_idx)
     if len(reference_qsl) == 0 or len(sampled_qsl) == 0:
         return Comparison(0, 0, len(sampled_qsl), None)
-    unique, first = np.unique(reference_qsl, return_index=True)
-    position = np.minimum(np.searchsorted(unique, sampled_qsl), len(unique) - 1)
-    found = unique[position] == sampled_qsl
-    differs = found & (reference_digests[first][position] != sampled_digests)
+    found, first = first_positions(reference_qsl, sampled_qsl)
+    differs = found & (reference_digests[first] != sampled_digests)
     differing = int(differs.sum())
     first_diff = int(sampled_qsl[int(np.argmax(differs))]) if differing else None
     compared = int(found.sum())

@@ -51,6 +51,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
+from checker.arrays import unique_inverse
 from checker.parse.base import ParseResult, ProblemSink, display_path, file_size, looks_binary
 
 KIND = "accuracy_log"
@@ -198,10 +199,10 @@ def _short_payloads(rows: np.ndarray) -> np.ndarray | None:
     size = width // 2
     packed = np.zeros((count, 8), dtype=np.uint8)
     packed[:, :size] = (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]
-    distinct, inverse = np.unique(packed.view("<u8").ravel(), return_inverse=True)
+    distinct, inverse = unique_inverse(packed.view("<u8").ravel())
     payloads = distinct.astype("<u8").tobytes()
     table = b"".join(payload_digest(payloads[i : i + size]) for i in range(0, len(payloads), 8))
-    return np.frombuffer(table, dtype=np.uint8).reshape(-1, DIGEST_SIZE)[inverse.ravel()]
+    return np.frombuffer(table, dtype=np.uint8).reshape(-1, DIGEST_SIZE)[inverse]
 
 
 def _distinct_rows(rows: np.ndarray) -> tuple[list[bytes], np.ndarray]:
