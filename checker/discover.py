@@ -10,6 +10,7 @@ beside the folder name.
 from __future__ import annotations
 
 import os
+import stat
 import time
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -111,7 +112,42 @@ class Tree:
             return path.as_posix()
 
 
+#: Folder → its real path (every link on the way followed), for one run: the folders of a tree do
+#: not change while it is checked, as discovery's listing assumes too. Emptied by :func:`discover`.
+_REAL_FOLDERS: dict[str, str] = {}
+MAX_REAL_FOLDERS = 100_000
+
+
+def _real_folder(folder: str) -> str:
+    """The real path of an existing folder (OSError when it is missing or on a symlink loop): its
+    parent's, resolved the same way, and its name, unless it is a link itself."""
+    real = _REAL_FOLDERS.get(folder)
+    if real is None:
+        parent, name = os.path.split(folder)
+        if parent and parent != folder and name not in ("", ".", "..") and not stat.S_ISLNK(os.lstat(folder).st_mode):
+            real = os.path.join(_real_folder(parent), name)
+        else:
+            real = os.path.realpath(folder, strict=True)
+        if len(_REAL_FOLDERS) >= MAX_REAL_FOLDERS:
+            _REAL_FOLDERS.clear()
+        _REAL_FOLDERS[folder] = real
+    return real
+
+
 def _inside(root: Path, target: Path) -> bool:
+    """See :func:`inside_tree`. A file that is no symlink lies where its folder really is: one lstat
+    and two look-ups of folders resolved before, instead of an lstat of every component of both
+    paths (resolving both took 60-90 ms of every corpus round's check, 1,400 files each). Anything
+    else (a link, a missing file, a loop) is resolved in full."""
+    path = os.fspath(target)
+    folder, name = os.path.split(path)
+    try:
+        if name not in ("", ".", "..") and not stat.S_ISLNK(os.lstat(path).st_mode):
+            real = os.path.join(_real_folder(folder or os.curdir), name)
+            top = _real_folder(os.fspath(root))
+            return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
+    except (OSError, ValueError):
+        pass  # the full resolution below decides
     try:
         target.resolve().relative_to(root.resolve())
     except (ValueError, OSError, RuntimeError):
@@ -170,6 +206,7 @@ def discover(root: Path, results_dir: str = "results", submitter: str | None = N
     then sweeps each submitter folder for links (:func:`sweep_submission`) and adds what it finds to
     :attr:`Tree.oddities` in the order of :attr:`Tree.submissions`, as this function does (see
     :mod:`checker.engine.prestamp`, which sweeps half of them in another process)."""
+    _REAL_FOLDERS.clear()  # a new run: folders may have changed since the last one
     tree = Tree(root=root, listings={} if keep_listings else None, listed_since_ns=time.time_ns())
     top_scope = Scope()
     for entry in list_dir(tree, root, top_scope):
