@@ -13,6 +13,7 @@ import os
 import stat
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from operator import attrgetter
 from pathlib import Path
 
@@ -49,7 +50,7 @@ class ResultUnit:
     def scenario(self) -> str | None:
         return canonical_scenario(self.scenario_folder)
 
-    @property
+    @cached_property  # a frozen model, asked for by every rule of the result
     def scope(self) -> Scope:
         return Scope(
             division=self.division,
@@ -77,7 +78,7 @@ class Submission:
     units: list[ResultUnit] = field(default_factory=list)
     has_results_dir: bool = False
 
-    @property
+    @cached_property
     def scope(self) -> Scope:
         return Scope(division=self.division, submitter=self.submitter)
 

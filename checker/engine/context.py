@@ -87,6 +87,13 @@ class Context:
         ``extra=True`` lists every run folder present, as the official checkers ignored the rest.
         """
         assert self.unit is not None
+        # asked by most rules for every result: the folder is listed once per partition
+        runs = self.memo(("performance_runs", self.unit.path, extra, self.expected_run_count()),
+                         lambda: self._performance_runs(extra))
+        return list(runs)
+
+    def _performance_runs(self, extra: bool) -> list[Path]:
+        assert self.unit is not None
         perf = self.unit.path / "performance"
         if not perf.is_dir():
             return []

@@ -49,12 +49,18 @@ class Evidence:
         self.memo = ContentMemo()
         #: what checks derived from the parsed files and share (see Context.memo); dropped with them
         self.derived: dict[tuple[Any, ...], Any] = {}
+        self._rel: dict[Path, str] = {}
 
     def rel(self, path: Path) -> str:
-        try:
-            return path.relative_to(self.root).as_posix()
-        except ValueError:
-            return path.as_posix()
+        """``path`` relative to the root, as findings name it (each path worked out once)."""
+        known = self._rel.get(path)
+        if known is None:
+            try:
+                known = path.relative_to(self.root).as_posix()
+            except ValueError:
+                known = path.as_posix()
+            self._rel[path] = known
+        return known
 
     def parse(self, path: Path, kind: str, scope: Scope) -> ParseResult | None:
         """The parse result of ``path`` as ``kind``; None when the file does not exist."""
@@ -124,6 +130,7 @@ class Evidence:
         self.donated.clear()
         self.memo = ContentMemo()
         self.derived.clear()
+        self._rel.clear()
 
 
 def _parser_failed(path: Path, kind: str, shown: str, exc: Exception) -> ParseResult:
