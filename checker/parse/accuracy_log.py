@@ -51,7 +51,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from checker.arrays import unique_inverse
+from checker.arrays import count_distinct, distinct_sorted, unique_inverse
 from checker.parse.base import ParseResult, ProblemSink, display_path, file_size, looks_binary
 
 KIND = "accuracy_log"
@@ -839,25 +839,10 @@ def _token_counts(
 # Building the model
 
 
-def _distinct(values: np.ndarray) -> np.ndarray:
-    """Sorted distinct values; sorting is much faster than ``np.unique``'s hashing for int64."""
-    if values.size == 0:
-        return values
-    ordered = np.sort(values)
-    keep = np.empty(ordered.size, dtype=bool)
-    keep[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
-    return ordered[keep]
-
-
 def _distinct_count(values: np.ndarray) -> tuple[int, int, int]:
     """(number of distinct values, min, max) of a non-empty int64 array of non-negative values."""
-    lo, hi = int(values.min()), int(values.max())
-    if hi - lo < 4 * values.size + 1024:  # dense: a bitmap is cheaper than a sort
-        seen = np.zeros(hi - lo + 1, dtype=bool)
-        seen[values - lo] = True
-        return int(np.count_nonzero(seen)), lo, hi
-    return int(_distinct(values).size), lo, hi
+    low, high = int(values.min()), int(values.max())
+    return count_distinct(values, (low, high)), low, high
 
 
 _ENTRY_KEYS = ("seq_id", "qsl_idx", "data", "token_count")
@@ -1414,7 +1399,7 @@ class _Builder:
             unique_qsl, min_qsl, max_qsl = _distinct_count(qsl)
             unique_seq, min_seq, max_seq = _distinct_count(seq)
             lo, hi = int(sizes.min()), int(sizes.max())
-            distinct_sizes = [lo] if lo == hi else _distinct(sizes).tolist()
+            distinct_sizes = [lo] if lo == hi else distinct_sorted(sizes).tolist()
             fields.update(
                 unique_qsl_count=unique_qsl,
                 duplicate_qsl_count=n - unique_qsl,
