@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from checker.discover import discover, inside_tree
 
@@ -79,3 +81,49 @@ def test_a_folder_replaced_by_a_link_is_seen_by_the_next_run(tmp_path: Path):
     folder.symlink_to(outside)
     discover(root)
     assert not inside_tree(root, folder / "f.txt")
+
+
+# ------------------------------------------------------------------------------------------------
+# Random trees of folders, files and links of every kind
+
+_NAMES = ["a", "b", "c"]
+_NODE = st.one_of(
+    st.just(("dir",)), st.just(("file",)),
+    st.tuples(st.just("link"), st.lists(st.sampled_from([*_NAMES, "..", ".", "OUT", "ROOT"]), min_size=1, max_size=4),
+              st.booleans()),
+)
+
+
+@settings(max_examples=int(os.environ.get("MLPERF_AUDIT_HYPOTHESIS_EXAMPLES", "60")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(layout=st.lists(st.tuples(st.lists(st.sampled_from(_NAMES), min_size=1, max_size=3), _NODE), max_size=12))
+def test_random_trees_of_links(tmp_path_factory, layout):
+    """Whatever the links (into the tree, out of it, up, to themselves, relative or absolute, nowhere),
+    every path below the tree, existing or not, gets the answer of resolving every link."""
+    base = tmp_path_factory.mktemp("links")
+    root, outside = base / "tree", base / "outside"
+    for folder in (root, outside / "a" / "b"):
+        folder.mkdir(parents=True)
+    for parts, node in layout:
+        path = root.joinpath(*parts)
+        if os.path.lexists(path):
+            continue
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if node[0] == "dir":
+                path.mkdir()
+            elif node[0] == "file":
+                path.write_text("x")
+            else:
+                steps, absolute = node[1], node[2]
+                start = outside if steps[0] == "OUT" else root if steps[0] == "ROOT" else None
+                rest = [s for s in steps if s not in ("OUT", "ROOT")]
+                target = (start or (path.parent if absolute else Path())).joinpath(*rest)
+                path.symlink_to(target)
+        except OSError:
+            continue  # a parent that is a file or a link: that node is simply not made
+    discover(root)
+    probes = [root.joinpath(*parts) for parts, _ in layout]
+    probes += [probe / name for probe in probes for name in ("a", "x")]
+    for probe in probes:
+        assert inside_tree(root, probe) == _resolved_inside(root, probe), probe
