@@ -378,12 +378,16 @@ def model_command(submitted: Path, reference: Path, round_name: str | None, fmt:
 
 
 def run() -> None:
-    """The ``mlperf-audit`` command: the process is the tool's own, so it is tuned for a batch run
-    (:mod:`checker.runtime`); ``main`` itself, as tests and library callers invoke it, changes nothing."""
-    from checker.runtime import tune_for_batch
+    """The ``mlperf-audit`` command: the process is the tool's own, so it is tuned for a batch run and
+    ends without the interpreter's teardown (:mod:`checker.runtime`); ``main`` itself, as tests and
+    library callers invoke it, changes nothing."""
+    from checker.runtime import finish, tune_for_batch
 
     tune_for_batch()
-    main()
+    try:
+        main()
+    except SystemExit as done:
+        finish(done)
 
 
 if __name__ == "__main__":  # pragma: no cover

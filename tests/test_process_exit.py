@@ -1,0 +1,61 @@
+"""The ``mlperf-audit`` command ends its process without the interpreter's teardown
+(checker.runtime.finish), and only when nothing is left to finish: the output is whole, the exit code
+is the command's, the parse cache is written, and a closed pipe is reported as Python reports it."""
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from checker.resources import data_dir
+from checker.runtime import _nothing_left_running
+
+SAMPLE = data_dir("reference_runs") / "sample_submission"
+
+
+def _check(*extra: str, stdout: object = subprocess.PIPE) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "checker.cli", "check", str(SAMPLE), "--no-job-summary", *extra]
+    return subprocess.run(command, stdout=stdout, stderr=subprocess.PIPE, timeout=300, check=False)
+
+
+def _without_timings(output: bytes) -> dict:
+    document = json.loads(output)
+    document.pop("timings")
+    return document
+
+
+def test_the_whole_report_and_the_exit_code(tmp_path: Path):
+    done = _check("--format", "json", "--cache", str(tmp_path / "cache"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout)["summary"]["results"] == 4  # every byte of the report was written
+    assert any((tmp_path / "cache").rglob("*")), "the parse cache was written before the process ended"
+    again = _check("--format", "json", "--cache", str(tmp_path / "cache"))
+    assert _without_timings(again.stdout) == _without_timings(done.stdout)
+    small = _check("--format", "csv")  # less than a buffer's worth: written only by the flush at the end
+    assert small.returncode == 0 and small.stdout.endswith(b"\n") and len(small.stdout.splitlines()) == 5
+    failing = _check("--format", "json", "--round", "v0.0")
+    assert failing.returncode == 2 and b"unknown round" in failing.stderr and b"Traceback" not in failing.stderr
+
+
+def test_a_closed_pipe_is_reported():
+    reader = subprocess.Popen([sys.executable, "-c", "pass"], stdin=subprocess.PIPE)
+    reader.wait(timeout=60)  # the pipe's reading end is closed before anything is written
+    try:
+        done = _check("--format", "json", stdout=reader.stdin)
+    finally:
+        reader.stdin.close()
+    assert done.returncode == 2 and b"Broken pipe" in done.stderr and b"Traceback" not in done.stderr
+
+
+def test_work_still_running_takes_the_usual_exit():
+    assert _nothing_left_running()
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait, name="someone-elses-thread")
+    worker.start()
+    try:
+        assert not _nothing_left_running()
+    finally:
+        stop.set()
+        worker.join()
+    assert _nothing_left_running()
