@@ -5,8 +5,9 @@ is the command's, the parse cache is written, and a closed pipe is reported as P
 import json
 import subprocess
 import sys
-import threading
 from pathlib import Path
+
+from threads import another_thread
 
 from checker.resources import data_dir
 from checker.runtime import _nothing_left_running
@@ -50,12 +51,6 @@ def test_a_closed_pipe_is_reported():
 
 def test_work_still_running_takes_the_usual_exit():
     assert _nothing_left_running()
-    stop = threading.Event()
-    worker = threading.Thread(target=stop.wait, name="someone-elses-thread")
-    worker.start()
-    try:
+    with another_thread():
         assert not _nothing_left_running()
-    finally:
-        stop.set()
-        worker.join()
     assert _nothing_left_running()

@@ -7,6 +7,7 @@ import multiprocessing
 import os
 
 import pytest
+from threads import another_thread
 
 import checker.check as check_module
 from checker.check import run_check
@@ -163,12 +164,6 @@ def test_fork_is_safe_once_the_parsers_idle_reading_thread_is_stopped(tmp_path):
     assert parse_accuracy_log(log).model.entry_count == 30000  # it starts again
     assert reader_alive()
 
-    stop = threading.Event()
-    other = threading.Thread(target=stop.wait, name="someone-else")
-    other.start()
-    try:
+    with another_thread():
         assert not fork_is_safe()
         assert pool_context().get_start_method() == "spawn"
-    finally:
-        stop.set()
-        other.join()
