@@ -5,6 +5,7 @@ Only for processes mlperf-audit owns: importing :mod:`checker` as a library chan
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
@@ -61,9 +62,9 @@ def finish(done: SystemExit) -> NoReturn:
     """End the tool's own process as ``done`` asks, without the interpreter's teardown when nothing
     is left to finish: freeing every object of a large run one by one (a report of 16,000 findings,
     the parsed trees, the imported modules) takes 20-40 ms that no one waits for. The output streams
-    are flushed first and the parse cache's background writes waited for; with a child process or a
-    thread still running, an exit code that is not a number, or a stream that cannot be flushed (a
-    closed pipe), the usual exit is taken and reports what it reports."""
+    are flushed first. With a child process or another thread still running (a parse-cache write in
+    the background, say), an exit code that is not a number, or a stream that cannot be flushed (a
+    closed pipe), the usual exit is taken: it waits for them and reports what it reports."""
     code = done.code
     if not (code is None or isinstance(code, int)) or not _nothing_left_running():
         raise done
@@ -76,16 +77,19 @@ def finish(done: SystemExit) -> NoReturn:
 
 
 def _nothing_left_running() -> bool:
-    """Whether no work of this process can still be going on: the parse cache's writes are done, no
-    child process runs, and no thread but the accuracy-log parser's reader (idle between files) is
-    alive."""
-    cache = sys.modules.get("checker.engine.cache")
-    if cache is not None:
-        cache.wait_for_writes()
     processes = sys.modules.get("multiprocessing")
-    if processes is not None and processes.active_children():
-        return False
-    accuracy_log = sys.modules.get("checker.parse.accuracy_log")
-    idle = accuracy_log.READER_THREAD_NAME if accuracy_log is not None else None
-    return all(thread is threading.main_thread() or (idle is not None and thread.name.startswith(idle))
-               for thread in threading.enumerate())
+    return only_thread() and not (processes is not None and processes.active_children())
+
+
+def only_thread() -> bool:
+    """Whether no other thread runs in this process (before it forks, or ends without teardown). The
+    accuracy-log parser's reading thread, left idle by a large file parsed earlier, is stopped first
+    when it is the only other one: then nothing can be using it (the caller is not parsing), and
+    the next large file starts it again."""
+    others = [thread for thread in threading.enumerate() if thread is not threading.current_thread()]
+    accuracy_log = sys.modules.get("checker.parse.accuracy_log")  # not loaded: no such thread
+    if others and accuracy_log is not None and all(
+            thread.name.startswith(accuracy_log.READER_THREAD_NAME) for thread in others):
+        with contextlib.suppress(Exception):
+            accuracy_log.stop_reader_thread()
+    return threading.active_count() == 1

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import sys
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
+
+from checker.runtime import only_thread
 
 
 def pool_context() -> multiprocessing.context.BaseContext:
@@ -28,19 +28,8 @@ def pool_context() -> multiprocessing.context.BaseContext:
 
 def fork_is_safe() -> bool:
     """Whether this process may fork: it can, and no other thread runs (one that holds a lock at the
-    fork would hold it for ever in the child). The accuracy-log parser's reading thread, left idle
-    by a large file parsed earlier in this process (a library caller's, or the tests'), is stopped
-    first when it is the only other thread: then nothing else can be using it (the caller, about to
-    fork, is not parsing), and the next large file starts it again."""
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return False
-    others = [thread for thread in threading.enumerate() if thread is not threading.current_thread()]
-    accuracy_log = sys.modules.get("checker.parse.accuracy_log")  # not loaded: no such thread
-    if others and accuracy_log is not None and all(
-            thread.name.startswith(accuracy_log.READER_THREAD_NAME) for thread in others):
-        with contextlib.suppress(Exception):
-            accuracy_log.stop_reader_thread()
-    return threading.active_count() == 1
+    fork would hold it for ever in the child); see :func:`checker.runtime.only_thread`."""
+    return "fork" in multiprocessing.get_all_start_methods() and only_thread()
 
 
 def warm_up() -> None:

@@ -1566,7 +1566,7 @@ def _read_chunks(handle: Any, chunk_bytes: int) -> Iterator[bytes]:
 
 
 _WORKER: tuple[int, ThreadPoolExecutor] | None = None
-#: its thread's name (checker.engine.pool.fork_is_safe knows it by that)
+#: its thread's name (checker.runtime.only_thread knows it by that)
 READER_THREAD_NAME = "accuracy-log-reader"
 _WORKER_LOCK = threading.Lock()
 #: Files at least this large are read and hashed in the worker thread, ahead of the parser.
