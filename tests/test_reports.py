@@ -408,6 +408,22 @@ def test_a_lone_surrogate_only_in_a_findings_text_is_replaced_too(tmp_path):
         render(doc, fmt).encode("utf-8")
 
 
+def test_findings_screen_for_the_surrogate_test_is_exact_per_string():
+    """Only a finding with a string that cannot be encoded goes to the full surrogate test: quoted
+    non-ASCII text (a ``≤``, a real U+FFFD) does not, a lone surrogate in any of its strings does."""
+    from checker.findings import Finding, Scope, Severity
+    from checker.report.document import PreparedFindings
+
+    prepared = PreparedFindings()
+    plain = Finding(rule="P001", severity=Severity.ERROR, message="latency ≤ 10 ms × 2", found="Ali\ufffdbaba",
+                    scope=Scope(division="closed", submitter="Über"))
+    in_message = Finding(rule="P001", severity=Severity.ERROR, message="file link\udcff.txt")
+    in_scope = Finding(rule="P001", severity=Severity.ERROR, message="m", scope=Scope(submitter="Ali\udcffbaba"))
+    in_path = Finding(rule="P001", severity=Severity.ERROR, message="≤", path="a/\udcff")
+    outs = [prepared.get(finding) for finding in (plain, in_message, in_scope, in_path)]
+    assert prepared.suspects == outs[1:]
+
+
 def test_surrogate_test_of_a_model_sees_values_and_keys_and_spares_real_replacement_characters():
     """The report's quick test serializes to JSON, which refuses a lone surrogate in a value but writes
     U+FFFD for one in a dict key: both must count, and a real U+FFFD must not (a full test decides)."""
