@@ -74,16 +74,21 @@ class Finding(BaseModel):
         return self.severity == Severity.ERROR and not self.waived
 
     def sort_key(self) -> tuple[Any, ...]:
-        scope = self.scope
         return (
-            (scope.division or "", scope.submitter or "", scope.system or "", scope.benchmark or "",
-             scope.scenario or ""),
+            scope_order(self.scope),
             SEVERITY_ORDER[self.severity],
             self.rule,
             self.path or "",
             self.line or 0,
             self.message,
         )
+
+
+def scope_order(scope: Scope) -> tuple[str, ...]:
+    """A scope's part of :meth:`Finding.sort_key`: the tree's own findings first, then by division,
+    submitter, system, benchmark and scenario, each broader scope before the narrower ones in it."""
+    return (scope.division or "", scope.submitter or "", scope.system or "", scope.benchmark or "",
+            scope.scenario or "")
 
 
 def as_text(value: Any) -> str | None:

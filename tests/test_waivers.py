@@ -212,12 +212,15 @@ def test_waived_findings_shown_in_every_format(tree, tmp_path):
 
 
 @pytest.mark.parametrize("irregular", [False, True])
-def test_each_result_gets_exactly_the_findings_whose_scope_covers_it(irregular):
+@pytest.mark.parametrize("with_waiver", [False, True])
+def test_each_result_gets_exactly_the_findings_whose_scope_covers_it(irregular, with_waiver):
     """The per-result lookup of covering findings (the result's parts kept in each shape of scope
     the findings have, including shapes set below an unset part) equals testing every finding
-    against every result with Scope.covers."""
+    against every result with Scope.covers, with no waiver (the short path) and with one that
+    matches nothing."""
     from checker.discover import ResultUnit, Submission
     from checker.engine.runner import ResultReport, _apply_waivers
+    from checker.engine.waivers import Waiver
     from checker.findings import Finding, Scope, Severity
 
     submissions = {name: Submission(division="closed", submitter=name, path=Path(name), rel=f"closed/{name}")
@@ -234,7 +237,8 @@ def test_each_result_gets_exactly_the_findings_whose_scope_covers_it(irregular):
     findings = [Finding(rule=f"T{index:03d}", severity=Severity.ERROR, message="m", scope=scope)
                 for index, scope in enumerate(scopes)]
     results = [ResultReport(unit=unit, verdict="valid", metric=None) for unit in units]
-    top = _apply_waivers(findings, results, [])
+    waivers = [Waiver(rule="T999", paths=("closed/**",), reason="r", source="cli", entry=1)] if with_waiver else []
+    top = _apply_waivers(findings, results, waivers)
     assert top == findings
     for report in results:
         expected = [finding for finding in findings if finding.scope.covers(report.unit.scope)]
@@ -242,3 +246,41 @@ def test_each_result_gets_exactly_the_findings_whose_scope_covers_it(irregular):
         assert report.verdict == ("invalid" if expected else "valid")
     if irregular:
         assert any(report.findings[-1].scope == Scope(scenario="Offline") for report in results)
+
+
+def test_settling_findings_keeps_each_once_in_report_order():
+    """The engine's one pass (deduplication by rule, scope, file, line and message; the report's
+    order; each finding's scope parts) equals the plain definition on random findings whose equal
+    scopes are sometimes one shared object and sometimes equal copies."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from checker.engine.runner import _settle
+    from checker.findings import Finding, Scope, Severity
+
+    part = st.sampled_from([None, "a", "b"])
+    scopes = st.builds(Scope, division=part, submitter=part, system=part, benchmark=part, scenario=part)
+    finding = st.builds(Finding, rule=st.sampled_from(["C001", "C002", "L003"]),
+                        severity=st.sampled_from(list(Severity)), message=st.sampled_from(["m", "n"]),
+                        scope=scopes, path=st.sampled_from([None, "x.txt", "y.txt"]),
+                        line=st.sampled_from([None, 0, 3]))
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(finding, max_size=40), st.randoms(use_true_random=False))
+    def check(findings, random):
+        shared = {}
+        for item in findings:  # about half of the equal scopes become one object, as partitions share them
+            if random.random() < 0.5:
+                item.scope = shared.setdefault(item.scope, item.scope)
+        seen, expected = set(), []
+        for item in findings:
+            key = (item.rule, item.scope.parts(), item.path, item.line, item.message)
+            if key not in seen:
+                seen.add(key)
+                expected.append(item)
+        expected.sort(key=Finding.sort_key)
+        settled, parts = _settle(findings)
+        assert [id(item) for item in settled] == [id(item) for item in expected]
+        assert parts == [item.scope.parts() for item in settled]
+
+    check()
