@@ -211,9 +211,9 @@ def _settle(findings: list[Finding]) -> tuple[list[Finding], list[tuple[str | No
     system-level finding raised from each of its results), with each one's scope parts.
 
     One pass makes both keys: findings share their scope objects (see :func:`_share_scopes`), so
-    each scope's parts and place in the order are worked out once; a pass of its own for the
-    deduplication, the sort and the grouping by scope took about 60 ms of a warm run on a whole
-    repository's 17,000 findings."""
+    each scope's parts and place in the order are worked out once (a pass of its own for the
+    deduplication, the sort and the grouping by scope took about 30 ms more on the 17,000 findings
+    of a warm run on a whole repository)."""
     seen: set[tuple] = set()
     scopes: dict[int, tuple[tuple[str | None, ...], tuple[str, ...]]] = {}
     severity_rank = SEVERITY_ORDER
