@@ -14,7 +14,7 @@ from checker.engine.runner import Progress, engine_finding, pool_for, run_checks
 from checker.engine.waivers import TREE_FILE, Waiver, load_cli_waivers, read_waiver_file
 from checker.findings import Finding, Scope, Severity
 from checker.report.document import PreparedFindings, ReportDocument, build_document
-from checker.runtime import long_lived
+from checker.runtime import keep_until_exit, long_lived
 
 
 def run_check(
@@ -111,7 +111,10 @@ def run_check(
                              jobs=jobs, cache_dir=cache, evidence=evidence, pool=pool, early_stamps=early_stamps,
                              while_waiting=prepared.add_partition)
         with long_lived():  # the report lives until it is written
-            return build_document(outcome, round_source=source, round_notes=notes, tree=path, prepared=prepared)
+            document = build_document(outcome, round_source=source, round_notes=notes, tree=path,
+                                      prepared=prepared)
+        keep_until_exit(outcome)  # findings and partitions, freed with the process (if it is the CLI's)
+        return document
     finally:
         if pool is not None:
             pool.close()

@@ -58,6 +58,19 @@ def long_lived() -> Iterator[None]:
         gc.enable()
 
 
+#: what :func:`keep_until_exit` holds
+_KEPT: list[object] = []
+
+
+def keep_until_exit(value: object) -> None:
+    """In a tuned process (see :func:`tune_for_batch`), hold ``value`` until the process ends: a run's
+    findings and partitions, no longer needed once the report is built, are then never freed one by
+    one (about 15 ms for the 17,000 findings of a whole repository) since :func:`finish` skips the
+    teardown. A library caller's objects are left alone, freed as usual."""
+    if _TUNED:
+        _KEPT.append(value)
+
+
 def finish(done: SystemExit) -> NoReturn:
     """End the tool's own process as ``done`` asks, without the interpreter's teardown when nothing
     is left to finish: freeing every object of a large run one by one (a report of 16,000 findings,

@@ -71,3 +71,17 @@ def test_work_still_running_takes_the_usual_exit():
     with another_thread():
         assert not _nothing_left_running()
     assert _nothing_left_running()
+
+
+def test_only_the_commands_own_process_keeps_a_runs_objects_until_it_ends(monkeypatch):
+    """keep_until_exit holds a run's outcome in the tuned process of the command (it ends without
+    teardown), and nothing for a library caller, whose runs must not pile up."""
+    from checker import runtime
+    from checker.check import run_check
+
+    monkeypatch.setattr(runtime, "_KEPT", [])
+    run_check(SAMPLE)
+    assert runtime._KEPT == []
+    monkeypatch.setattr(runtime, "_TUNED", True)
+    run_check(SAMPLE)
+    assert [type(value).__name__ for value in runtime._KEPT] == ["RunOutcome"]
