@@ -85,3 +85,25 @@ def test_only_the_commands_own_process_keeps_a_runs_objects_until_it_ends(monkey
     monkeypatch.setattr(runtime, "_TUNED", True)
     run_check(SAMPLE)
     assert [type(value).__name__ for value in runtime._KEPT] == ["RunOutcome"]
+
+
+def test_numpy_starts_no_blas_threads_in_the_tools_processes():
+    """tune_for_batch (the command's process and its workers) leaves numpy's OpenBLAS single-threaded,
+    so that it starts no thread to spin against the worker processes; a user's own setting stays."""
+    import os
+
+    import pytest
+
+    if not Path("/proc/self/task").is_dir():
+        pytest.skip("counts threads through /proc")
+    script = ("import os\n"
+              "from checker.runtime import tune_for_batch\n"
+              "tune_for_batch()\n"
+              "import numpy\n"
+              "print(os.environ['OPENBLAS_NUM_THREADS'], len(os.listdir('/proc/self/task')))\n")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.split() == ["1", "1"]
+    mine = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                          env={**env, "OPENBLAS_NUM_THREADS": "2"})
+    assert mine.stdout.split()[0] == "2"
