@@ -164,7 +164,8 @@ def cache_runs(table: Table, tree: Path, round_name: str, flags: list[str], labe
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--rounds", nargs="+", default=["v0.5", "v0.7", "v1.0", "v4.1"])
+    parser.add_argument("--rounds", nargs="*", default=["v0.5", "v0.7", "v1.0", "v4.1"],
+                        help="corpus rounds checked one by one (none: only the scaled copies)")
     parser.add_argument("--scale-round", default="v1.0", help="round copied --scale times ('' to skip)")
     parser.add_argument("--scale", type=int, nargs="+", default=[1, 2, 4, 16],
                         help="copies of --scale-round; the largest is also run cold/warm/warm+1 with a cache "
