@@ -178,6 +178,25 @@ def test_other_sut_name_is_l009(sample, tmp_path):
     assert len(warnings) == 1 and "someone-else" in warnings[0].message and warnings[0].severity == "warning"
 
 
+def test_first_commit_of_every_tree_is_its_oldest_commit():
+    """Each tree's first commit (parsed lazily, tree by tree) is the oldest of all the table's commits
+    with that tree, the first in the table's order among equally old ones; a tree the table does not
+    know has none."""
+    from checker.engine.loadgen_table import LoadgenTable, parse_date
+
+    table = loadgen_table()
+    fresh = LoadgenTable(json.loads(__import__("gzip").decompress((rules_dir() / TABLE_NAME).read_bytes())))
+    oldest: dict[str, tuple] = {}
+    for commit in fresh._raw_commits:
+        info = fresh._commit_info(commit)
+        if info.tree not in oldest or parse_date(info.date) < oldest[info.tree][0]:
+            oldest[info.tree] = (parse_date(info.date), commit)
+    assert len(oldest) > 500
+    for tree, (_, commit) in oldest.items():
+        assert table.first_commit_of_tree(tree).commit == commit
+    assert table.first_commit_of_tree("0" * 40) is None
+
+
 def test_build_older_than_the_approved_revisions_is_l001(sample, tmp_path):
     table = loadgen_table()
     later = table.commit("e31f57bbb4")  # 2026-08-22, loadgen/ sources newer than the wheel's
