@@ -48,6 +48,23 @@ def test_pack_inheritance_overrides_and_deletes():
     assert v10.rules["P008"].severity == "error" and v05.rules["P002"].severity == "warning"
 
 
+def test_round_markers_equal_the_full_packs_and_share_nothing_with_them():
+    """Round detection types only each pack's markers, straight from the shared merged pack: they
+    equal the fully loaded pack's, and changing them changes no pack loaded later."""
+    from checker.engine.rulepack import load_round_markers
+
+    for name in known_rounds():
+        markers, pack = load_round_markers(name), load_pack(name)
+        assert (markers.round, markers.seeds, markers.log_format, markers.detection, markers.layout) == (
+            pack.round, pack.seeds, pack.log_format, pack.detection, pack.layout)
+        markers.seeds["qsl_rng_seed"] = -1
+        markers.layout.code_dirs.append("elsewhere")
+        markers.detection.loadgen_version_prefixes.append("0.0.")
+        again = load_pack(name)
+        assert again.seeds == pack.seeds and again.layout == pack.layout and again.detection == pack.detection
+        assert load_round_markers(name).seeds == pack.seeds
+
+
 def test_schema_file_is_generated_from_the_models():
     assert json.loads(schema_path().read_text()) == generated_schema()
 

@@ -265,14 +265,14 @@ def test_round_detection_and_packs_come_from_the_cache(tmp_path, monkeypatch, pa
         return real(name, directory)
 
     unvalidated: list[str] = []
-    real_unvalidated = rulepack.load_pack_unvalidated
+    real_unvalidated = rulepack.load_round_markers
 
     def counting_unvalidated(name):
         unvalidated.append(name)
         return real_unvalidated(name)
 
     monkeypatch.setattr(rulepack, "load_pack", counting)
-    monkeypatch.setattr(roundsel, "load_pack_unvalidated", counting_unvalidated)
+    monkeypatch.setattr(roundsel, "load_round_markers", counting_unvalidated)
     rulepack._LOADED.clear()
     parser_calls.clear()
     assert _json_bytes(run_check(tree, jobs=1, cache=cache)) == cold

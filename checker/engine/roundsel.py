@@ -25,7 +25,7 @@ from pathlib import Path
 
 from checker.discover import Tree, inside_tree
 from checker.engine.evidence import Evidence
-from checker.engine.rulepack import PackError, known_rounds, load_pack_unvalidated
+from checker.engine.rulepack import PackError, known_rounds, load_round_markers
 
 SAMPLE_LOGS = 12
 
@@ -163,7 +163,7 @@ def _detect(tree: Tree, rounds: list[str] | None, evidence: Evidence | None, pro
     packs = {}
     for name in rounds:
         try:
-            packs[name] = load_pack_unvalidated(name)  # detection compares them; no schema check needed
+            packs[name] = load_round_markers(name)  # detection compares them; no schema check needed
         except PackError:
             continue
     details = _sample_details(tree, evidence, probes)
