@@ -134,15 +134,20 @@ def test_bulk_fingerprints_equal_entry_by_entry(tmp_path, monkeypatch, span):
     rnd = random.Random(3)
     # Several distinct payloads of each length, so that repeats must be told apart by content.
     pool = [b"", b"\x01\x02", b"\x02\x01", b"\x07\x07", bytes(range(20)), bytes(range(1, 21)),
-            bytes(range(40)), bytes(range(40, 0, -1)), b"\xff" * 3, b"\x00" * 3]
-    entries = [(i, i % 50, rnd.choice(pool)) for i in range(400)]
+            bytes(range(40)), bytes(range(40, 0, -1)), b"\xff" * 3, b"\x00" * 3, bytes(range(25))]
+    entries = [(i, i % 50, rnd.choice(pool)) for i in range(440)]
     text = loadgen_text(entries)
     # One payload written with a JSON escape (\u0031 is "1"): its bytes are still 01 02.
     text = text.replace('"data" : "0102"', '"data" : "0\\u003102"', 1).replace(
         '"data" : "FFFFFF"', '"data" : "ffffff"', 1)
+    # A long one with two escapes: its text is as wide as the plain texts of 25-byte payloads, so it
+    # is among them when their distinct texts are decoded together
+    long_text = bytes(range(20)).hex().upper()
+    text = text.replace(f'"data" : "{long_text}"', f'"data" : "\\u0030{long_text[1:-1]}\\u0033"', 1)
     model = parse_accuracy_log(write(tmp_path, "mlperf_log_accuracy.json", text)).model
-    assert model.entry_count == 400
-    assert model.lowercase_hex_entries == 1 and (model.payload_lengths != 2 * model.payload_sizes).sum() == 1
+    assert model.entry_count == 440
+    assert model.lowercase_hex_entries == 1 and (model.payload_lengths != 2 * model.payload_sizes).sum() == 2
+    assert (model.payload_lengths == 50).sum() > 32
     expected = b"".join(payload_digest(e[2]) for e in entries)
     assert model.payload_digests == expected
     assert model.payload_digests == b"".join(map(payload_digest, model.iter_payloads()))
