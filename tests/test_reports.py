@@ -529,3 +529,44 @@ def test_ci_doc_workflow_is_valid_and_uses_real_options():
     hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
     assert hooks[0]["id"] == "mlperf-audit" and hooks[0]["entry"] == "mlperf-audit check"
     assert set(a for a in hooks[0]["args"] if a.startswith("--")) <= known
+
+
+def test_counts_and_top_level_findings_of_a_report():
+    """The report counts each finding by severity (waived ones apart) and each result's own; a finding
+    of a result's scope is listed under that result only, one of a scope no result has at the top
+    level (with every broader one)."""
+    from checker.discover import discover
+    from checker.engine.runner import run_checks
+    from checker.engine.waivers import Waiver
+    from checker.findings import Finding, Scope, Severity
+    from checker.report.document import build_document
+    from checker.resources import data_dir
+
+    sample = data_dir("reference_runs") / "sample_submission"
+    tree = discover(sample)
+    unit = tree.units[0]
+    mine = unit.scope
+    nowhere = mine.model_copy(update={"scenario": "Nowhere"})
+    extra = [Finding(rule="S020", severity=Severity.WARNING, message="of a result", scope=mine),
+             Finding(rule="S020", severity=Severity.ERROR, message="of no result", scope=nowhere),
+             Finding(rule="S021", severity=Severity.ERROR, message="waived", scope=mine),
+             Finding(rule="S021", severity=Severity.INFO, message="of the tree", scope=Scope())]
+    waiver = Waiver(rule="S021", paths=(unit.rel,), reason="known", source="cli", entry=1)
+    outcome = run_checks(tree, load_pack("sample"), extra_findings=extra, waivers=[waiver])
+    doc = build_document(outcome, round_source="given", round_notes=[], tree=sample)
+    top = [f.message for f in doc.findings if f.rule in ("S020", "S021")]
+    assert top == ["of the tree", "of no result"]
+    result = next(r for r in doc.results if r.path == unit.rel)
+    own = {f.message: f for f in result.findings if f.rule in ("S020", "S021")}
+    assert set(own) == {"of a result", "waived", "of the tree"} and own["waived"].waived
+    assert result.verdict == ("invalid" if result.errors else "waived")
+    everything = outcome.findings
+    assert doc.summary.errors == sum(f.severity == "error" and not f.waived for f in everything)
+    assert doc.summary.warnings == sum(f.severity == "warning" and not f.waived for f in everything)
+    assert doc.summary.infos == sum(f.severity == "info" and not f.waived for f in everything)
+    assert doc.summary.waived_findings == sum(f.waived for f in everything) >= 1
+    for report, out in zip(outcome.results, doc.results, strict=True):
+        assert out.errors == sum(f.severity == "error" and not f.waived for f in report.findings)
+        assert out.waived_errors == sum(f.severity == "error" and f.waived for f in report.findings)
+        assert out.warnings == sum(f.severity == "warning" for f in report.findings)
+    assert {"S020", "S021"} <= {rule.id for rule in doc.rules if rule.selected}

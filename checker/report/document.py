@@ -294,11 +294,12 @@ def _pack_hash(outcome: RunOutcome) -> str | None:
         return None
 
 
-def _rules(outcome: RunOutcome) -> list[RuleOut]:
+def _rules(outcome: RunOutcome, found: set[str]) -> list[RuleOut]:
+    """The report's rule table: every rule run, deselected or found (``found``: the findings' rules)."""
     from checker.engine.registry import REGISTRY
 
     pack = outcome.pack
-    seen = set(outcome.rules_run) | {f.rule for f in outcome.findings}
+    seen = set(outcome.rules_run) | found
     out = []
     for rule_id in sorted(seen | set(outcome.rules_deselected)):
         spec = REGISTRY.get(rule_id)
@@ -338,10 +339,20 @@ def build_document(outcome: RunOutcome, round_source: str, round_notes: list[str
     covered_scopes = set()
     made = prepared or PreparedFindings()
     out = made.get
+    error, warning = Severity.ERROR, Severity.WARNING
     for report in outcome.results:
         unit = report.unit
         covered_scopes.add(unit.scope.parts())
         findings = [out(f) for f in report.findings]
+        errors = waived_errors = warnings = 0
+        for finding in report.findings:
+            if finding.severity == error:
+                if finding.waived:
+                    waived_errors += 1
+                else:
+                    errors += 1
+            elif finding.severity == warning:
+                warnings += 1
         metric = None
         if report.metric is not None:
             m = report.metric
@@ -360,24 +371,37 @@ def build_document(outcome: RunOutcome, round_source: str, round_notes: list[str
             accuracy=[AccuracyOut(**vars(a)) for a in facts.accuracy] if facts else [],
             latency_ns=dict(facts.latency_ns) if facts else {},
             has_power=facts.has_power if facts else False,
-            errors=sum(1 for f in report.findings if f.severity == Severity.ERROR and not f.waived),
-            waived_errors=sum(1 for f in report.findings if f.severity == Severity.ERROR and f.waived),
-            warnings=sum(1 for f in report.findings if f.severity == Severity.WARNING),
+            errors=errors,
+            waived_errors=waived_errors,
+            warnings=warnings,
             findings=findings,
         )
         results.append(result)
         tally[report.verdict] += 1
+    # one pass over the run's findings: the counts, the rules found, the findings no result covers
+    # (a result-level finding of no result: a scope a partition shares is looked up once)
+    kinds: Counter[tuple[bool, Severity]] = Counter()
+    found: set[str] = set()
+    top = []
+    uncovered: dict[int, bool] = {}
     for finding in outcome.findings:
-        if finding.waived:
-            tally["waived_findings"] += 1
-        elif finding.severity == Severity.ERROR:
-            tally["errors"] += 1
-        elif finding.severity == Severity.WARNING:
-            tally["warnings"] += 1
-        elif finding.severity == Severity.INFO:
-            tally["infos"] += 1
+        kinds[finding.waived, finding.severity] += 1
+        found.add(finding.rule)
+        scope = finding.scope
+        if scope.scenario is None:
+            top.append(finding)
+            continue
+        alone = uncovered.get(id(scope))
+        if alone is None:
+            alone = uncovered[id(scope)] = scope.parts() not in covered_scopes
+        if alone:
+            top.append(finding)
+    for (waived, severity), count in kinds.items():
+        name = "waived_findings" if waived else {Severity.ERROR: "errors", Severity.WARNING: "warnings",
+                                                 Severity.INFO: "infos"}.get(severity)
+        if name is not None:
+            tally[name] += count
     counts = Counts(results=len(results), **tally)
-    top = [f for f in outcome.findings if f.scope.scenario is None or f.scope.parts() not in covered_scopes]
     systems = {key: SystemOut(path=facts.path, readable=facts.readable, **facts.fields)
                for key, facts in outcome.systems.items()}
     document = ReportDocument(
@@ -389,7 +413,7 @@ def build_document(outcome: RunOutcome, round_source: str, round_notes: list[str
                               csv_columns=list(getattr(outcome.pack, "csv_columns", []))),
         tree=str(tree),
         rules_run=outcome.rules_run,
-        rules=_rules(outcome),
+        rules=_rules(outcome, found),
         summary=counts,
         results=results,
         findings=[out(f) for f in top],
