@@ -87,7 +87,7 @@ def test_complete_log_model(full_log):
     m = res.model
     raw = full_log.read_bytes()
     assert m.size == len(raw)
-    assert m.sha256 == hashlib.sha256(raw).hexdigest()
+    assert m.content_sha256() == hashlib.sha256(raw).hexdigest()
     assert m.complete_json and not m.truncated and not m.partial
     assert m.entry_count == 300
     assert m.seq_id.dtype == np.int64 and m.qsl_idx.dtype == np.int64
@@ -178,7 +178,7 @@ def test_same_model_for_any_chunk_size(full_log):
         assert np.array_equal(m.seq_id, ref.seq_id)
         assert np.array_equal(m.payload_offsets, ref.payload_offsets)
         assert m.payload_digests == ref.payload_digests
-        assert m.sha256 == ref.sha256
+        assert m.content_sha256() == ref.content_sha256()
         assert m.line_count == ref.line_count
 
 
@@ -336,7 +336,7 @@ def test_cut_at_a_random_byte(tmp_path):
     assert m.entry_count == 200
     assert codes(res) == ["incomplete"]
     assert res.problems[0].line == 202  # entry 200 starts on line 202
-    assert m.sha256 == hashlib.sha256(full[:cut_at].encode()).hexdigest()
+    assert m.content_sha256() == hashlib.sha256(full[:cut_at].encode()).hexdigest()
 
 
 def test_cut_between_entries(tmp_path):
@@ -411,14 +411,14 @@ def test_empty_file(tmp_path):
     res = parse_accuracy_log(write(tmp_path, "empty.json", b""))
     assert codes(res) == ["empty"]
     assert res.model is not None and res.model.size == 0 and res.model.entry_count == 0
-    assert res.model.sha256 == hashlib.sha256(b"").hexdigest()
+    assert res.model.content_sha256() == hashlib.sha256(b"").hexdigest()
 
 
 def test_binary_garbage(tmp_path):
     data = random.Random(3).randbytes(50_000)
     res = parse_accuracy_log(write(tmp_path, "bin.json", data))
     assert codes(res) == ["binary"]
-    assert res.model.sha256 == hashlib.sha256(data).hexdigest()
+    assert res.model.content_sha256() == hashlib.sha256(data).hexdigest()
     assert res.model.entry_count == 0 and not res.model.complete_json
     assert list(iter_entries(tmp_path / "bin.json")) == []
 
@@ -468,7 +468,7 @@ def test_entry_larger_than_the_limit_is_skipped(tmp_path):
     assert [(p.code, p.line) for p in res.problems] == [("entry_too_large", 3)]
     assert m.entry_count == 4 and m.bad_entry_count == 1
     assert m.qsl_idx.tolist() == [e[1] for e in entries]
-    assert m.sha256 == hashlib.sha256(text.encode()).hexdigest()
+    assert m.content_sha256() == hashlib.sha256(text.encode()).hexdigest()
     assert m.line_count == len(lines) - 1  # the file ends with a newline
 
 
@@ -529,7 +529,7 @@ def test_corpus_logs_agree_with_json(corpus):
             m = parse_accuracy_log(path).model
             raw = path.read_bytes()
             entries = json.loads(raw)
-            assert m.sha256 == hashlib.sha256(raw).hexdigest()
+            assert m.content_sha256() == hashlib.sha256(raw).hexdigest()
             assert m.entry_count == len(entries), path
             assert m.qsl_idx.tolist() == [e["qsl_idx"] for e in entries]
             assert m.seq_id.tolist() == [e["seq_id"] for e in entries]
@@ -547,7 +547,7 @@ def test_known_v05_log(corpus):
     assert m.entry_count == 50000 and m.unique_qsl_count == 50000
     assert (m.min_qsl_idx, m.max_qsl_idx) == (0, 49999)
     assert m.payload_sizes_distinct == [4]
-    assert m.sha256 == "ebbd7d16a7ebe360b17162b50abc5d8f805b6e6c358cb6eb4c0af6f3bccaa45b"
+    assert m.content_sha256() == "ebbd7d16a7ebe360b17162b50abc5d8f805b6e6c358cb6eb4c0af6f3bccaa45b"
     first = next(iter_entries(path))
     # '{ "seq_id" : 0, "qsl_idx" : 4885, "data" : "00802044" }': class 642 as a float32.
     assert (first.seq_id, first.qsl_idx, first.line) == (0, 4885, 2)
@@ -566,6 +566,30 @@ def test_known_v10_truncated_log(corpus):
     assert m.entry_count == 135
     assert m.qsl_idx[:3].tolist() == [31735, 41421, 23281]
     assert m.seq_id[-1] == 49999 and m.qsl_idx[-1] == 18891
-    assert m.sha256 == "9b67a962f161073e3b3eb4bfcede8127dd353802d0d72f772832315f223d241a"
+    assert m.content_sha256() == "9b67a962f161073e3b3eb4bfcede8127dd353802d0d72f772832315f223d241a"
     first = next(iter_entries(path))
     assert decode_payload(first.data, "<i4").tolist() == [0x371]  # "71030000"
+
+
+def test_a_streamed_log_is_hashed_only_when_asked(tmp_path, monkeypatch):
+    """A log read whole carries its SHA-256 from the parse; a larger one, streamed, is hashed from the
+    file on the first content_sha256() (in steps, once), and a file changed since then is refused."""
+    from checker.parse.accuracy_log import PayloadUnavailableError
+
+    small = parse_accuracy_log(write(tmp_path, "small.json", loadgen_text([(0, 0, b"\x01")]))).model
+    assert small.sha256 == small.content_sha256() == hashlib.sha256((tmp_path / "small.json").read_bytes()).hexdigest()
+
+    monkeypatch.setattr(accuracy_log_module, "_HASH_READ_BYTES", 4096)
+    entries = [(i, i, bytes([i % 256]) * 8) for i in range(3000)]
+    path = write(tmp_path, "mlperf_log_accuracy.json", loadgen_text(entries))
+    model = parse_accuracy_log(path).model
+    assert model.entry_count == 3000 and model.sha256 is None and model.size > 40_000
+    assert model.content_sha256() == hashlib.sha256(path.read_bytes()).hexdigest()
+    path.unlink()  # the hash was kept: the file is not read again
+    assert model.content_sha256() == hashlib.sha256(loadgen_text(entries).encode()).hexdigest()
+
+    other = write(tmp_path, "other.json", loadgen_text(entries))
+    changed = parse_accuracy_log(other).model
+    other.write_text(loadgen_text(entries) + " ")
+    with pytest.raises(PayloadUnavailableError):
+        changed.content_sha256()

@@ -32,7 +32,6 @@ line where it breaks.
 from __future__ import annotations
 
 import binascii
-import collections
 import contextlib
 import hashlib
 import itertools
@@ -71,9 +70,11 @@ DISTINCT_SIZES_KEPT = 32
 #: Problems of one code listed before the rest are only counted.
 PER_CODE_LIMIT = 20
 
-#: Bytes read (and hashed, in the worker thread) per step; 8 MB measured ~4 % faster than 4 MB on
-#: the corpus; at most three chunks are alive at once (see _hashed_chunks).
+#: Bytes read (in the worker thread) per step; 8 MB measured ~4 % faster than 4 MB on the corpus;
+#: at most two chunks are alive at once (see _read_ahead).
 DEFAULT_CHUNK_BYTES = 8 << 20
+#: Bytes read per step when a streamed log is hashed on demand (AccuracyLog.content_sha256).
+_HASH_READ_BYTES = 8 << 20
 #: A single entry larger than this is reported and skipped instead of being held in memory. Large on
 #: purpose: a 3D-UNet entry holds a whole segmentation volume as hex (tens to hundreds of MB).
 DEFAULT_MAX_ENTRY_BYTES = 512 << 20
@@ -256,7 +257,9 @@ class AccuracyLog(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     size: int = Field(description="file size in bytes")
-    sha256: str = Field(description="SHA-256 of the whole file as it is on disk (hex)")
+    sha256: str | None = Field(
+        description="SHA-256 of the whole file as it is on disk (hex), for a log read whole (up to 32 KiB); "
+        "None for a larger log, streamed: see content_sha256()")
     line_count: int = 0
     truncated: bool = Field(False, description="has the official truncated shape (first/last 4096 chars)")
     truncation_exact: bool = Field(False, description="truncated with exactly 4096 chars each side")
@@ -304,6 +307,24 @@ class AccuracyLog(BaseModel):
     # Where the payloads are read from: the file's bytes (small logs) or (path, size, mtime_ns).
     _source: bytes | tuple[str, int, int] | None = PrivateAttr(default=None)
     _digests: bytes | None = PrivateAttr(default=None)
+    _content_sha256: str | None = PrivateAttr(default=None)
+
+    def content_sha256(self) -> str:
+        """SHA-256 of the whole file (hex): :attr:`sha256`, or for a streamed log read back from the
+        file on first use (raises :class:`PayloadUnavailableError` if it changed since it was parsed).
+
+        A streamed log is not hashed while it is parsed: only the check of accuracy.txt's ``hash=``
+        against a complete log needs the hash, and hashing every large log (the v0.5 corpus round
+        parses 200 MB of them, none with such a claim) took a fifth of that round's checking."""
+        if self.sha256 is not None:
+            return self.sha256
+        if self._content_sha256 is None:
+            digest = hashlib.sha256()
+            with self._open() as read:
+                for offset in range(0, self.size, _HASH_READ_BYTES):
+                    digest.update(read(offset, min(_HASH_READ_BYTES, self.size - offset)))
+            self._content_sha256 = digest.hexdigest()
+        return self._content_sha256
 
     # payloads ------------------------------------------------------------------------------------
 
@@ -1392,7 +1413,7 @@ class _Builder:
             out["payload_lengths"] = ends - out["payload_offsets"]
         return out
 
-    def build(self, size: int, sha256: str, line_count: int, **extra: Any) -> AccuracyLog:
+    def build(self, size: int, sha256: str | None, line_count: int, **extra: Any) -> AccuracyLog:
         arrays = self.arrays()
         seq, qsl, sizes = arrays["seq_id"], arrays["qsl_idx"], arrays["payload_sizes"]
         n = int(qsl.size)
@@ -1607,48 +1628,39 @@ def stop_reader_thread() -> None:
         _WORKER = None
 
 
-def _hashed_chunks(handle: Any, size: int, chunk_bytes: int, sha: Any) -> Iterator[bytes]:
-    """The file's chunks, each fed to ``sha``.
+def _read_ahead(handle: Any, size: int, chunk_bytes: int) -> Iterator[bytes]:
+    """The file's chunks.
 
-    For large files a worker thread reads the next chunk and hashes the current one while the parser
-    works on it (file reads and hashlib release the GIL). The single worker runs its tasks in order,
-    so the hash sees the chunks in file order; at most three chunks are alive at once.
+    For large files a worker thread reads the next chunk while the parser works on the current one
+    (file reads release the GIL); at most two chunks are alive at once.
 
     The first chunk is small and read here, and each read after it is larger (up to
     ``chunk_bytes``): the parser starts at once instead of waiting for a whole chunk to be copied,
     and, parsing being several times slower than reading, the worker still keeps ahead of it.
     """
     if size < _THREAD_MIN_BYTES:
-        for chunk in _read_chunks(handle, chunk_bytes):
-            sha.update(chunk)
-            yield chunk
+        yield from _read_chunks(handle, chunk_bytes)
         return
     pool = _worker()
     step = min(chunk_bytes, _FIRST_READ_BYTES)
-    hashing: collections.deque[Future[None]] = collections.deque()
     reading: Future[bytes] | None = None
     try:
         chunk = handle.read(step)
         while chunk:
-            hashing.append(pool.submit(sha.update, chunk))
             step = min(chunk_bytes, step * _READ_GROWTH)
             reading = pool.submit(handle.read, step)
-            while len(hashing) > 1:
-                hashing.popleft().result()
             yield chunk
             chunk = reading.result()
     finally:
-        # Every task done before the caller reads the digest or closes the file (also on early exit).
+        # The read done before the caller closes the file (also on early exit).
         if reading is not None:
             reading.exception()
-        for task in hashing:
-            task.result()
 
 
 def _parse(path: Path, sink: ProblemSink, chunk_bytes: int, max_entry_bytes: int, fast_paths: bool) -> AccuracyLog:
     with open(path, "rb") as handle:
         st = os.fstat(handle.fileno())
-        model, raw = _parse_hashing(handle, st.st_size, sink, chunk_bytes, max_entry_bytes, fast_paths)
+        model, raw = _parse_handle(handle, st.st_size, sink, chunk_bytes, max_entry_bytes, fast_paths)
     if raw is not None:
         model._source = raw
     else:
@@ -1656,13 +1668,13 @@ def _parse(path: Path, sink: ProblemSink, chunk_bytes: int, max_entry_bytes: int
     return model
 
 
-def _parse_hashing(
+def _parse_handle(
     handle: Any, size: int, sink: ProblemSink, chunk_bytes: int, max_entry_bytes: int, fast_paths: bool
 ) -> tuple[AccuracyLog, bytes | None]:
-    """The model, and the file's bytes when it was small enough to be read whole."""
+    """The model, and the file's bytes when it was small enough to be read whole (and hashed: a
+    streamed log is hashed only when asked, see :meth:`AccuracyLog.content_sha256`)."""
     builder = _Builder(sink)
     builder.size_hint = size
-    sha = hashlib.sha256()
     raw: bytes | None = None
     if size <= _TRUNCATED_MAX_BYTES:
         raw = handle.read()
@@ -1670,28 +1682,26 @@ def _parse_hashing(
     else:
         head = handle.read(4096)
         handle.seek(0)
+    sha256 = hashlib.sha256(raw).hexdigest() if raw is not None else None
     if not raw and size <= _TRUNCATED_MAX_BYTES:
         sink.add("empty", "the accuracy log is empty", expected="a JSON array")
-        return builder.build(0, sha.hexdigest(), 0), b""
+        return builder.build(0, sha256, 0), b""
     if looks_binary(head):
         sink.add("binary", "the accuracy log is binary, not JSON text", line=1)
         newlines = 0
         last = b"\n"
-        for chunk in [raw] if raw is not None else _hashed_chunks(handle, size, chunk_bytes, sha):
-            if raw is not None:
-                sha.update(chunk)
+        for chunk in [raw] if raw is not None else _read_ahead(handle, size, chunk_bytes):
             newlines += chunk.count(b"\n")
             last = chunk[-1:]
-        return builder.build(size, sha.hexdigest(), newlines + (0 if last == b"\n" else 1)), raw
+        return builder.build(size, sha256, newlines + (0 if last == b"\n" else 1)), raw
 
     if raw is not None:
-        sha.update(raw)
         trunc = _truncation_shape(raw, sink)
         if trunc is not None:
-            return _parse_truncated(trunc, builder, len(raw), sha.hexdigest(), raw, fast_paths), raw
+            return _parse_truncated(trunc, builder, len(raw), sha256, raw, fast_paths), raw
         chunks: Iterator[bytes] = iter([raw])
     else:
-        chunks = _hashed_chunks(handle, size, chunk_bytes, sha)
+        chunks = _read_ahead(handle, size, chunk_bytes)
 
     splitter = _Splitter(max_entry_bytes, builder.overflow)
     total = 0
@@ -1707,7 +1717,7 @@ def _parse_hashing(
     complete = builder.closed and builder.structure_ok
     model = builder.build(
         total,
-        sha.hexdigest(),
+        sha256,
         line - 1 + rest.count(b"\n") + (0 if last == b"\n" else 1),
         complete_json=complete,
         partial=not complete,
@@ -1726,7 +1736,7 @@ def _crlf_offset_map(raw: bytes, text: bytes) -> Callable[[np.ndarray], np.ndarr
 
 
 def _parse_truncated(
-    trunc: _Truncation, builder: _Builder, size: int, sha256: str, raw: bytes, fast_paths: bool = True
+    trunc: _Truncation, builder: _Builder, size: int, sha256: str | None, raw: bytes, fast_paths: bool = True
 ) -> AccuracyLog:
     head, tail, tail_start = _truncated_regions(trunc)
     text = trunc.text
