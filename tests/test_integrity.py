@@ -307,3 +307,55 @@ def test_build_grouping_is_worked_out_once_per_result(sample, tmp_path, monkeypa
     fresh = _findings(sample, pack)
     assert len(calls) > 3 * len(units)  # every L rule asked again
     assert [f.model_dump() for f in fresh] == [f.model_dump() for f in shared]
+
+
+def _walked_detail_folders(top: Path, depth_limit: int) -> list[Path]:
+    """The plain definition: os.walk top-down, subfolders by name, no links followed, bounded depth."""
+    import os
+
+    found = []
+    base = len(top.parts)
+    for folder, dirs, files in os.walk(top, followlinks=False):
+        if "mlperf_log_detail.txt" in files:
+            found.append(Path(folder))
+        if len(Path(folder).parts) - base >= depth_limit:
+            dirs[:] = []
+        dirs.sort()
+    return found
+
+
+def test_detail_folders_are_those_a_bounded_walk_finds(tmp_path, corpus):
+    """Every compliance test folder of the v1.0 corpus, and a tree of links (to a folder, to a log, a
+    broken one), a locked folder and folders nested deeper than the walk goes."""
+    import os
+
+    from checker.checks import integrity
+
+    folders = sorted(corpus("v1.0").glob("*/*/compliance/*/*/*/*"))
+    assert len(folders) > 100
+    for folder in folders:
+        assert integrity._detail_folders(folder) == _walked_detail_folders(folder, integrity._MAX_WALK_DEPTH)
+    top = tmp_path / "TEST01"
+    deep = top / "a" / "b" / "c" / "d" / "e" / "f"
+    deep.mkdir(parents=True)
+    for folder in (top, top / "a", top / "a" / "b" / "c" / "d", deep, top / "a" / "b" / "c" / "d" / "e"):
+        (folder / "mlperf_log_detail.txt").write_text("x")
+    (top / "z").mkdir()
+    (top / "z" / "mlperf_log_detail.txt").symlink_to(top / "a" / "mlperf_log_detail.txt")
+    (top / "linked").symlink_to(top / "a", target_is_directory=True)
+    (top / "broken").mkdir()
+    (top / "broken" / "mlperf_log_detail.txt").symlink_to(tmp_path / "nowhere")
+    (top / "locked").mkdir()
+    (top / "locked" / "inner").mkdir()
+    (top / "locked" / "inner" / "mlperf_log_detail.txt").write_text("x")
+    (top / "locked").chmod(0)
+    try:
+        found = integrity._detail_folders(top)
+        assert found == _walked_detail_folders(top, integrity._MAX_WALK_DEPTH)
+        names = [p.relative_to(top).as_posix() for p in found]
+        assert "a/b/c/d" in names and "a/b/c/d/e" not in names and "z" in names and "broken" in names
+        assert not any(name.startswith("linked") for name in names)
+        if os.geteuid() != 0:
+            assert not any(name.startswith("locked") for name in names)
+    finally:
+        (top / "locked").chmod(0o755)

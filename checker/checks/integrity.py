@@ -80,16 +80,32 @@ class LogRef:
 
 
 def _detail_folders(top: Path) -> list[Path]:
-    """Folders under ``top`` (itself included) holding a detail log; no symlinked folders, bounded depth."""
+    """Folders under ``top`` (itself included) holding a detail log (as a file, or a link that is no
+    folder); no symlinked folders, bounded depth; top-down, each folder's subfolders by name.
+
+    One listing per folder, and a path made only for the folders found (a Path per folder walked
+    cost half of this on the corpus)."""
     found = []
-    base_depth = len(top.parts)
-    for folder, dirs, files in os.walk(top, followlinks=False):
-        path = Path(folder)
-        if "mlperf_log_detail.txt" in files:
-            found.append(path)
-        if len(path.parts) - base_depth >= _MAX_WALK_DEPTH:
-            dirs[:] = []
-        dirs.sort()
+    stack = [(os.fspath(top), 0)]
+    while stack:
+        folder, depth = stack.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = list(listing)
+        except OSError:
+            continue
+        subfolders = []
+        for entry in entries:
+            try:
+                is_folder = entry.is_dir()
+            except OSError:
+                is_folder = False
+            if not is_folder:
+                if entry.name == "mlperf_log_detail.txt":
+                    found.append(Path(folder))
+            elif depth < _MAX_WALK_DEPTH and not entry.is_symlink():
+                subfolders.append(entry.name)
+        stack.extend((os.path.join(folder, name), depth + 1) for name in sorted(subfolders, reverse=True))
     return found
 
 
