@@ -284,3 +284,62 @@ def test_settling_findings_keeps_each_once_in_report_order():
         assert parts == [item.scope.parts() for item in settled]
 
     check()
+
+
+def test_settling_a_run_from_settled_partitions_equals_settling_everything():
+    """The engine places settled partitions end to end and the run's own findings among them by a
+    binary search; that equals settling everything at once, whether the partitions are in report
+    order or not, hold another submitter's finding or not, or share a finding with the run."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from checker.engine.runner import Partition, _settle, _settle_run
+    from checker.findings import Finding, Scope, Severity
+
+    owners = [("closed", "A"), ("closed", "B"), ("open", "A")]
+    part = st.sampled_from([None, "", "s", "t"])  # None and "" take the same place in the order
+
+    def finding(division, submitter):
+        return st.builds(Finding, rule=st.sampled_from(["C001", "S004"]), severity=st.sampled_from(list(Severity)),
+                         message=st.sampled_from(["m", "n"]), path=st.sampled_from([None, "x"]),
+                         line=st.sampled_from([None, 2]),
+                         scope=st.builds(Scope, division=st.just(division), submitter=st.just(submitter),
+                                         system=part, benchmark=part, scenario=part))
+
+    anywhere = st.one_of(finding(None, None), *(finding(d, s) for d, s in owners))
+
+    @st.composite
+    def partitions(draw):
+        chosen = draw(st.permutations(owners).map(lambda o: o[: draw(st.integers(1, 3))]))
+        out = []
+        for division, submitter in chosen:
+            found = draw(st.lists(finding(division, submitter), max_size=8))
+            if draw(st.booleans()) and draw(st.booleans()):
+                found += draw(st.lists(anywhere, max_size=2))  # now and then one outside its submitter
+            settled, parts = _settle(found)
+            own = (division, submitter) if all(p[:2] == (division, submitter) for p in parts) else None
+            out.append(Partition(findings=settled, metrics=[], facts=[], systems={}, parts=parts, own=own))
+        return out
+
+    # equal places in the order, told apart by the scope (None and "" sort alike): the run's finding
+    # goes ahead of the partition's when it comes before the partitions, behind it when after them
+    mine = Finding(rule="C001", severity=Severity.ERROR, message="m", scope=Scope(division="closed", submitter="A"))
+    alike = mine.model_copy(update={"scope": Scope(division="closed", submitter="A", system="")})
+    settled, parts = _settle([mine])
+    alone = Partition(findings=settled, metrics=[], facts=[], systems={}, parts=parts, own=("closed", "A"))
+    assert _settle_run([alike], [alone], [])[0] == [alike, mine] == _settle([alike, mine])[0]
+    assert _settle_run([], [alone], [alike])[0] == [mine, alike] == _settle([mine, alike])[0]
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(anywhere, max_size=5), partitions(), st.lists(anywhere, max_size=5), st.data())
+    def check(before, chosen, after, data):
+        if chosen and chosen[0].findings and data.draw(st.booleans()):  # a run finding equal to a partition's
+            twin = chosen[0].findings[0]
+            before.append(twin.model_copy(update={"hint": "from the run"}))
+        everything = [*before, *(f for p in chosen for f in p.findings), *after]
+        expected, expected_parts = _settle(everything)
+        got, got_parts = _settle_run(before, chosen, after)
+        assert [id(f) for f in got] == [id(f) for f in expected]
+        assert got_parts == expected_parts
+
+    check()

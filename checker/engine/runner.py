@@ -31,6 +31,7 @@ import contextlib
 import os
 import time
 import traceback
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -238,6 +239,57 @@ def _settle(findings: list[Finding]) -> tuple[list[Finding], list[tuple[str | No
     return [kept[index] for index in ranked], [kept_parts[index] for index in ranked]
 
 
+def _settle_run(before: list[Finding], partitions: list[Partition],
+                after: list[Finding]) -> tuple[list[Finding], list[tuple[str | None, ...]]]:
+    """:func:`_settle` of ``before`` + every partition's findings + ``after``, in that order.
+
+    When each partition is settled and lies within its own submitter (:attr:`Partition.own`), and
+    the partitions come in the report's order of submitters, their findings are already in report
+    order end to end, and none equals another's: only the run's own findings (``before``, ``after``:
+    a few) are settled and placed among them by a binary search. Anything else, or one of those
+    equal to a partition's finding (which of the two is kept depends on the order), takes the
+    plain way. On a whole repository (17,000 findings) the plain way took about 25 ms."""
+    owns = [p.own for p in partitions]
+    places = [(own[0] or "", own[1] or "") if own is not None and p.parts is not None else None
+              for own, p in zip(owns, partitions, strict=True)]
+    ordered = None not in places and all(a < b for a, b in zip(places, places[1:], strict=False))
+    if not ordered:
+        return _settle([*before, *(f for p in partitions for f in p.findings), *after])
+    extras, extra_parts = _settle([*before, *after])
+    by_own = {own: p for own, p in zip(owns, partitions, strict=True)}
+    identities: dict[tuple, set[tuple]] = {}
+    for finding, parts in zip(extras, extra_parts, strict=True):
+        partition = by_own.get(parts[:2])
+        if partition is None:
+            continue
+        if parts[:2] not in identities:
+            identities[parts[:2]] = {(f.rule, p, f.path, f.line, f.message)
+                                     for f, p in zip(partition.findings, partition.parts or [], strict=True)}
+        if (finding.rule, parts, finding.path, finding.line, finding.message) in identities[parts[:2]]:
+            return _settle([*before, *(f for p in partitions for f in p.findings), *after])
+    merged = [f for p in partitions for f in p.findings]
+    merged_parts = [part for p in partitions for part in p.parts or []]
+    if not extras:
+        return merged, merged_parts
+    # equal keys keep the original order: a finding of ``before`` goes ahead of the partitions' equal
+    # ones, one of ``after`` behind them (``before`` and ``after`` are apart: nothing in both)
+    first_after = {id(f) for f in after}
+    spots = [bisect_right(merged, f.sort_key(), key=Finding.sort_key) if id(f) in first_after
+             else bisect_left(merged, f.sort_key(), key=Finding.sort_key) for f in extras]
+    out: list[Finding] = []
+    out_parts: list[tuple[str | None, ...]] = []
+    start = 0
+    for place, finding, parts in zip(spots, extras, extra_parts, strict=True):
+        out += merged[start:place]
+        out_parts += merged_parts[start:place]
+        out.append(finding)
+        out_parts.append(parts)
+        start = place
+    out += merged[start:]
+    out_parts += merged_parts[start:]
+    return out, out_parts
+
+
 def verdict_for(findings: Iterable[Finding]) -> str:
     errors = [f for f in findings if f.severity == Severity.ERROR]
     if any(not f.waived for f in errors):
@@ -262,7 +314,7 @@ def engine_finding(pack: RulePack, select: Sequence[str], ignore: Sequence[str],
     if severity is None or not selected(rule_id, select, ignore):
         return None
     fields.setdefault("hint", spec.fix)
-    return Finding(rule=rule_id, severity=severity, **fields)  # type: ignore[arg-type]
+    return Finding(rule=rule_id, severity=severity, **fields)
 
 
 def _waived(finding: Finding, waiver: Waiver) -> Finding:
@@ -346,7 +398,12 @@ def _covering(findings: list[Finding], results: list[ResultReport],
 
 @dataclass
 class Partition:
-    """What one submitter folder's checking returns to the engine: plain, picklable data only."""
+    """What one submitter folder's checking returns to the engine: plain, picklable data only.
+
+    Its findings are settled where it was checked (:func:`_settle`: each once, in report order, with
+    their scope parts in :attr:`parts`); :attr:`own` is its submitter's (division, submitter) when
+    every finding lies within that submitter, so that the engine can place the whole partition in
+    the report's order without sorting its findings again (see :func:`_settle_run`)."""
 
     findings: list[Finding]
     metrics: list[Metric | None]
@@ -354,6 +411,8 @@ class Partition:
     systems: dict[str, SystemFacts]
     parser_calls: int = 0
     cache_hits: int = 0
+    parts: list[tuple[str | None, ...]] | None = None
+    own: tuple[str, str] | None = None
 
 
 @dataclass
@@ -409,8 +468,12 @@ def check_partition(job: _Job, tree: Tree, donated: dict | None = None) -> Parti
             if system is not None:
                 systems[key] = system
     _share_scopes(findings)
+    findings, parts = _settle(findings)
+    mine = (tree.submissions[0].division, tree.submissions[0].submitter)
+    own = mine if all(p[0] == mine[0] and p[1] == mine[1] for p in parts) else None
     partition = Partition(findings=findings, metrics=metrics, facts=facts, systems=systems,
-                          parser_calls=evidence.parser_calls, cache_hits=disk.hits if disk else 0)
+                          parser_calls=evidence.parser_calls, cache_hits=disk.hits if disk else 0,
+                          parts=parts, own=own)
     evidence.release()
     return partition
 
@@ -654,13 +717,13 @@ def run_checks(
     started = time.perf_counter()
     evidence = evidence or Evidence(tree.root)
     base = Context(pack=pack, evidence=evidence, tree=tree, options=dict(options or {}))
-    findings: list[Finding] = list(extra_findings)
+    before: list[Finding] = list(extra_findings)  # the run's own findings, ahead of the partitions'
     specs = enabled_rules(pack, select, ignore)
     units = tree.units
     for spec in specs:
         if spec.scope == "tree":
             base.params = pack.rules[spec.id].params
-            _run_rule(spec, base, findings)
+            _run_rule(spec, base, before)
     job = _Job(pack=pack, specs=[s for s in specs if s.scope != "tree"], select=tuple(select),
                ignore=tuple(ignore), options=dict(options or {}), cache_dir=cache_dir)
     total = len(tree.submissions)
@@ -678,13 +741,12 @@ def run_checks(
     unit_facts: list[ResultFacts] = []
     metrics: list[Metric | None] = []
     for partition in partitions:
-        findings.extend(partition.findings)
         metrics.extend(partition.metrics)
         unit_facts.extend(partition.facts)
         systems.update(partition.systems)
     results = [ResultReport(unit=unit, verdict="valid", metric=metric)
                for unit, metric in zip(units, metrics, strict=True)]
-    findings.extend(_parse_findings(evidence, pack, select, ignore))
+    after = _parse_findings(evidence, pack, select, ignore)  # the tree-level files' (after the partitions')
     checks_done = time.perf_counter()
 
     today = today or date.today()
@@ -698,8 +760,8 @@ def run_checks(
                 message=f"{waiver.label} expired on {waiver.expires}; not applied (reason was: {waiver.reason})",
                 expected=f"a date on or after {today}", found=str(waiver.expires))
             if extra is not None:
-                findings.append(extra)
-    findings, parts = _settle(findings)
+                after.append(extra)
+    findings, parts = _settle_run(before, partitions, after)
     findings = _apply_waivers(findings, results, active, parts)
     ran = {s.id for s in specs}
     unused = []
