@@ -157,8 +157,8 @@ def cache_runs(table: Table, tree: Path, round_name: str, flags: list[str], labe
     changed = (statistics.median(run[0] for run in runs), max(run[1] for run in runs), *runs[-1][2:])
     for run, (seconds, peak, results, _, files, size) in (("warm", warm), ("warm+1", changed)):
         table.row(label, jobs, run, results, files, size, seconds, peak, hashed)
-        print(f"{'':<10}   {100 * seconds / cold:.0f}% of the cold-cache run, "
-              f"{100 * seconds / uncached:.0f}% of the run without a cache", flush=True)
+        print(f"{'':<10}   {100 * seconds / cold:.1f}% of the cold-cache run, "
+              f"{100 * seconds / uncached:.1f}% of the run without a cache", flush=True)
 
 
 def main() -> None:
