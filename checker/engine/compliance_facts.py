@@ -23,7 +23,12 @@ def required_tests(ctx: Context) -> list[str]:
 
 
 def test_dir(ctx: Context, test: str) -> Path | None:
-    """A test's folder in the result's compliance folder (the test name in either letter case)."""
+    """A test's folder in the result's compliance folder (the test name in either letter case);
+    looked up once per result (several rules ask, each a few times)."""
+    return ctx.memo(("compliance.test_dir", ctx.unit.path if ctx.unit else None, test), lambda: _test_dir(ctx, test))
+
+
+def _test_dir(ctx: Context, test: str) -> Path | None:
     base = ctx.compliance_dir()
     if base is None:
         return None

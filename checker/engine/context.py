@@ -64,10 +64,10 @@ class Context:
         return self.evidence.model(path, kind, self.scope)
 
     def summary(self, run_dir: Path) -> Any:
-        return self.model(run_dir / "mlperf_log_summary.txt", "loadgen_summary")
+        return self.model(self.evidence.child(run_dir, "mlperf_log_summary.txt"), "loadgen_summary")
 
     def detail(self, run_dir: Path) -> Any:
-        return self.model(run_dir / "mlperf_log_detail.txt", "loadgen_detail")
+        return self.model(self.evidence.child(run_dir, "mlperf_log_detail.txt"), "loadgen_detail")
 
     # -- the round's view of this result ---------------------------------------------------------
     def benchmark(self) -> tuple[str | None, Benchmark | None]:
@@ -131,7 +131,7 @@ class Context:
 
     def accuracy_dir(self) -> Path:
         assert self.unit is not None
-        return self.unit.path / "accuracy"
+        return self.evidence.child(self.unit.path, "accuracy")
 
     def _template_dir(self, template: str | None) -> Path | None:
         if template is None or self.unit is None:
