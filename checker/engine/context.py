@@ -63,11 +63,17 @@ class Context:
     def model(self, path: Path, kind: str) -> Any:
         return self.evidence.model(path, kind, self.scope)
 
+    def summary_path(self, run_dir: Path) -> Path:
+        return self.evidence.child(run_dir, "mlperf_log_summary.txt")
+
+    def detail_path(self, run_dir: Path) -> Path:
+        return self.evidence.child(run_dir, "mlperf_log_detail.txt")
+
     def summary(self, run_dir: Path) -> Any:
-        return self.model(self.evidence.child(run_dir, "mlperf_log_summary.txt"), "loadgen_summary")
+        return self.model(self.summary_path(run_dir), "loadgen_summary")
 
     def detail(self, run_dir: Path) -> Any:
-        return self.model(self.evidence.child(run_dir, "mlperf_log_detail.txt"), "loadgen_detail")
+        return self.model(self.detail_path(run_dir), "loadgen_detail")
 
     # -- the round's view of this result ---------------------------------------------------------
     def benchmark(self) -> tuple[str | None, Benchmark | None]:
