@@ -314,7 +314,7 @@ def engine_finding(pack: RulePack, select: Sequence[str], ignore: Sequence[str],
     if severity is None or not selected(rule_id, select, ignore):
         return None
     fields.setdefault("hint", spec.fix)
-    return Finding(rule=rule_id, severity=severity, **fields)
+    return Finding(rule=rule_id, severity=severity, **fields)  # type: ignore[arg-type]
 
 
 def _waived(finding: Finding, waiver: Waiver) -> Finding:
