@@ -423,11 +423,14 @@ def test_fifo_is_not_opened(tmp_path):
 
 def test_model_without_source():
     """A model built by hand has no file behind it: asking for payloads says so."""
-    m = AccuracyLog(size=0, sha256=hashlib.sha256(b"").hexdigest(), entry_count=1,
+    m = AccuracyLog(size=0, entry_count=1,
                     payload_offsets=np.zeros(1, np.int64), payload_lengths=np.zeros(1, np.int64))
     with pytest.raises(PayloadUnavailableError):
         m.payload(0)
-    assert list(AccuracyLog(size=0, sha256="").iter_payloads()) == []
+    assert list(AccuracyLog(size=0).iter_payloads()) == []
+    assert m.sha256 is None  # nothing to hash: dumps say so, content_sha256() raises
+    with pytest.raises(PayloadUnavailableError):
+        m.content_sha256()
 
 
 # --------------------------------------------------------------------------------------------------

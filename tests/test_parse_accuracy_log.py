@@ -577,19 +577,21 @@ def test_a_streamed_log_is_hashed_only_when_asked(tmp_path, monkeypatch):
     from checker.parse.accuracy_log import PayloadUnavailableError
 
     small = parse_accuracy_log(write(tmp_path, "small.json", loadgen_text([(0, 0, b"\x01")]))).model
-    assert small.sha256 == small.content_sha256() == hashlib.sha256((tmp_path / "small.json").read_bytes()).hexdigest()
+    assert small._sha256 == small.content_sha256() == hashlib.sha256((tmp_path / "small.json").read_bytes()).hexdigest()
 
     monkeypatch.setattr(accuracy_log_module, "_HASH_READ_BYTES", 4096)
     entries = [(i, i, bytes([i % 256]) * 8) for i in range(3000)]
     path = write(tmp_path, "mlperf_log_accuracy.json", loadgen_text(entries))
     model = parse_accuracy_log(path).model
-    assert model.entry_count == 3000 and model.sha256 is None and model.size > 40_000
+    assert model.entry_count == 3000 and model._sha256 is None and model.size > 40_000
     assert model.content_sha256() == hashlib.sha256(path.read_bytes()).hexdigest()
     path.unlink()  # the hash was kept: the file is not read again
     assert model.content_sha256() == hashlib.sha256(loadgen_text(entries).encode()).hexdigest()
+    assert model.model_dump()["sha256"] == model.content_sha256()  # dumps show it (mlperf-audit parse)
 
     other = write(tmp_path, "other.json", loadgen_text(entries))
     changed = parse_accuracy_log(other).model
     other.write_text(loadgen_text(entries) + " ")
     with pytest.raises(PayloadUnavailableError):
         changed.content_sha256()
+    assert changed.model_dump()["sha256"] is None

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, computed_field
 
 from checker.arrays import count_distinct, distinct_sorted, unique_inverse
 from checker.parse.base import ParseResult, ProblemSink, display_path, file_size, looks_binary
@@ -257,9 +257,6 @@ class AccuracyLog(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     size: int = Field(description="file size in bytes")
-    sha256: str | None = Field(
-        description="SHA-256 of the whole file as it is on disk (hex), for a log read whole (up to 32 KiB); "
-        "None for a larger log, streamed: see content_sha256()")
     line_count: int = 0
     truncated: bool = Field(False, description="has the official truncated shape (first/last 4096 chars)")
     truncation_exact: bool = Field(False, description="truncated with exactly 4096 chars each side")
@@ -307,24 +304,34 @@ class AccuracyLog(BaseModel):
     # Where the payloads are read from: the file's bytes (small logs) or (path, size, mtime_ns).
     _source: bytes | tuple[str, int, int] | None = PrivateAttr(default=None)
     _digests: bytes | None = PrivateAttr(default=None)
-    _content_sha256: str | None = PrivateAttr(default=None)
+    #: the file's SHA-256 (hex): set by the parse for a log read whole, else on first use
+    _sha256: str | None = PrivateAttr(default=None)
 
     def content_sha256(self) -> str:
-        """SHA-256 of the whole file (hex): :attr:`sha256`, or for a streamed log read back from the
-        file on first use (raises :class:`PayloadUnavailableError` if it changed since it was parsed).
+        """SHA-256 of the whole file (hex): from the parse for a log read whole (up to 32 KiB), for a
+        larger, streamed one read back from the file on first use (raises
+        :class:`PayloadUnavailableError` if it changed since it was parsed).
 
         A streamed log is not hashed while it is parsed: only the check of accuracy.txt's ``hash=``
         against a complete log needs the hash, and hashing every large log (the v0.5 corpus round
         parses 200 MB of them, none with such a claim) took a fifth of that round's checking."""
-        if self.sha256 is not None:
-            return self.sha256
-        if self._content_sha256 is None:
+        if self._sha256 is None:
             digest = hashlib.sha256()
             with self._open() as read:
                 for offset in range(0, self.size, _HASH_READ_BYTES):
                     digest.update(read(offset, min(_HASH_READ_BYTES, self.size - offset)))
-            self._content_sha256 = digest.hexdigest()
-        return self._content_sha256
+            self._sha256 = digest.hexdigest()
+        return self._sha256
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def sha256(self) -> str | None:
+        """SHA-256 of the whole file as it is on disk (hex), as dumps show it (:meth:`content_sha256`);
+        None when the file can no longer be read back as it was parsed."""
+        try:
+            return self.content_sha256()
+        except (PayloadUnavailableError, OSError):
+            return None
 
     # payloads ------------------------------------------------------------------------------------
 
@@ -1419,7 +1426,6 @@ class _Builder:
         n = int(qsl.size)
         fields: dict[str, Any] = {
             "size": size,
-            "sha256": sha256,
             "line_count": line_count,
             "entry_count": n,
             "bad_entry_count": self.bad_entries,
@@ -1448,7 +1454,9 @@ class _Builder:
                 total_payload_bytes=int(sizes.sum()),
             )
         fields.update(extra)
-        return AccuracyLog(**fields)
+        model = AccuracyLog(**fields)
+        model._sha256 = sha256
+        return model
 
 
 def _data_span(raw: bytes, data: str) -> tuple[int, int]:
