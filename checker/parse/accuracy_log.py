@@ -241,7 +241,7 @@ class AccuracyEntry(NamedTuple):
     token_data: bytes | None = None
 
 
-class AccuracyLog(BaseModel):
+class AccuracyLog(BaseModel, defer_build=True):
     """What one accuracy log holds, with compact per-entry arrays (in file order).
 
     The arrays (``seq_id``, ``qsl_idx``, ``payload_sizes``, ``payload_offsets``, ``payload_lengths``,

@@ -43,7 +43,7 @@ _V = rf"(?P<v>{NUM})"
 _QV = rf"'?(?P<v>{NUM})'?"  # a value python may print quoted: {'rouge1': '38.86'}
 
 
-class AccuracyPattern(BaseModel):
+class AccuracyPattern(BaseModel, defer_build=True):
     """One known line format: which metric it yields and how the official checkers applied it."""
 
     model_config = ConfigDict(frozen=True)
@@ -137,7 +137,7 @@ def canonical_metric(name: str) -> str:
     return OFFICIAL_METRIC_NAMES.get(name, name)
 
 
-class MetricRecord(BaseModel):
+class MetricRecord(BaseModel, defer_build=True):
     """One metric value found on one line by one pattern variant."""
 
     metric: str
@@ -150,7 +150,7 @@ class MetricRecord(BaseModel):
     percent: bool = Field(False, description="the number is followed by '%'")
 
 
-class HashLine(BaseModel):
+class HashLine(BaseModel, defer_build=True):
     """A ``hash=`` occurrence; ``fused`` when it follows other text on the same line."""
 
     value: str
@@ -162,7 +162,7 @@ class HashLine(BaseModel):
     well_formed: bool = Field(description="the value is 64 lower-case hex digits (a SHA-256)")
 
 
-class GoodTotal(BaseModel):
+class GoodTotal(BaseModel, defer_build=True):
     """``good=…, total=…`` (and DLRM's ``queries=…``) printed next to the classification accuracy."""
 
     good: int
@@ -171,7 +171,7 @@ class GoodTotal(BaseModel):
     line: int
 
 
-class AccuracyTxt(BaseModel):
+class AccuracyTxt(BaseModel, defer_build=True):
     """Everything recognisable in one ``accuracy.txt``, in line order."""
 
     line_count: int = 0

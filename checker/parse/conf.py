@@ -73,7 +73,7 @@ UINT64 = 1 << 64
 DEFAULT_MAX_CONF_BYTES = 64 * 1024 * 1024
 
 
-class ConfKeySpec(BaseModel):
+class ConfKeySpec(BaseModel, defer_build=True):
     """One key LoadGen reads: where it is looked up, which setting it fills, and how it converts it."""
 
     model_config = ConfigDict(frozen=True)
@@ -380,7 +380,7 @@ class ConfEntry:
         return spec.effective_value(self.raw)
 
 
-class AppliedSetting(BaseModel):
+class AppliedSetting(BaseModel, defer_build=True):
     """A TestSettings field a config file sets for one (model, scenario), and the line it came from."""
 
     setting: str
@@ -398,7 +398,7 @@ def _lookup(table: dict[str, ConfEntry], model: str, scenario: str, key: str) ->
     return None
 
 
-class ConfFile(BaseModel):
+class ConfFile(BaseModel, defer_build=True):
     """A parsed LoadGen config file: its assignments, its odd lines, and whether LoadGen accepts it."""
 
     kind: ConfKind

@@ -26,7 +26,7 @@ JSON_KIND = "endpoints_json"
 MAX_BYTES = 64 * 1024 * 1024
 
 
-class EndpointsDocument(BaseModel):
+class EndpointsDocument(BaseModel, defer_build=True):
     """One endpoints file: the parsed document, its leaves by dotted path, and key lines."""
 
     data: Any = None

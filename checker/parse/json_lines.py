@@ -52,7 +52,7 @@ _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
 _STRUCTURAL = re.compile(r'["{}\[\],]')
 
 
-class KeyPosition(BaseModel):
+class KeyPosition(BaseModel, defer_build=True):
     """One occurrence of a top-level key: its decoded name and the 1-based line and column of its quote."""
 
     model_config = ConfigDict(frozen=True)
@@ -62,7 +62,7 @@ class KeyPosition(BaseModel):
     column: int
 
 
-class JsonDocument(BaseModel):
+class JsonDocument(BaseModel, defer_build=True):
     """A decoded JSON document together with where its top-level keys were written."""
 
     value: Any = None
@@ -552,7 +552,7 @@ def _is_blank(value: Any) -> bool:
     return False
 
 
-class SourcedJsonObject(BaseModel):
+class SourcedJsonObject(BaseModel, defer_build=True):
     """Permissive model of a top-level JSON object whose every value remembers the line of its key.
 
     Subclasses declare the fields they know as ``Sourced[JsonValue] | None`` attributes (with an

@@ -133,7 +133,7 @@ _TEXT_KEYS = {
 _MULTILINE = {"git_log": "loadgen_git_log_message", "git_status": "loadgen_git_status_message"}
 
 
-class LogMessage(BaseModel):
+class LogMessage(BaseModel, defer_build=True):
     """An error or warning LoadGen logged (``is_error``/``is_warning`` or ``ERROR :``/``WARNING :``)."""
 
     key: str
@@ -154,7 +154,7 @@ class DetailEntry:
     count: int = 1
 
 
-class DetailLog(BaseModel):
+class DetailLog(BaseModel, defer_build=True):
     """Every key of a detail log (first occurrence) with its line, plus LoadGen's errors and warnings."""
 
     format: str = Field(description="'mllog', 'endpoints' or 'text2019'")

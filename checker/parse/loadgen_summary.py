@@ -117,7 +117,7 @@ def to_number(text: str) -> float | None:
     return None
 
 
-class Headline(BaseModel):
+class Headline(BaseModel, defer_build=True):
     """The one figure LoadGen prints right after the mode: the run's metric as LoadGen sees it."""
 
     label: str
@@ -125,7 +125,7 @@ class Headline(BaseModel):
     line: int
 
 
-class StatBlock(BaseModel):
+class StatBlock(BaseModel, defer_build=True):
     """Latency statistics of one block (``main``, ``per_query`` or ``per_sample``)."""
 
     values: dict[str, Sourced[float]] = Field(default_factory=dict)
@@ -134,7 +134,7 @@ class StatBlock(BaseModel):
         return self.values.get(f"{pct:.2f} percentile latency (ns)")
 
 
-class LoadGenSummary(BaseModel):
+class LoadGenSummary(BaseModel, defer_build=True):
     """Typed view of one summary file. Absent parts are None, never guessed."""
 
     generation: str = Field(description="'2019' for the v0.5/v0.7 text (spaced scenario names), else 'current'")

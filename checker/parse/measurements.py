@@ -75,7 +75,7 @@ def parse_measurements_json(
     return ParseResult[MeasurementsJson](kind=KIND, path=shown, model=model, problems=sink.finish())
 
 
-class DirFile(BaseModel):
+class DirFile(BaseModel, defer_build=True):
     """One file of the folder: its name, display path and size (None when it cannot be read)."""
 
     name: str
@@ -97,7 +97,7 @@ SelectionRule = Literal[
 ]
 
 
-class ScanNote(BaseModel):
+class ScanNote(BaseModel, defer_build=True):
     """Something a rule may want to report about the folder (never an exception)."""
 
     code: str
@@ -105,7 +105,7 @@ class ScanNote(BaseModel):
     file: str | None = None
 
 
-class MeasurementsDir(BaseModel):
+class MeasurementsDir(BaseModel, defer_build=True):
     """What one measurements folder holds and which JSON the naming rules pick."""
 
     path: str

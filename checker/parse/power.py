@@ -82,7 +82,7 @@ def to_seconds(text: str) -> float | None:
     return moment.replace(tzinfo=_dt.timezone.utc).timestamp()
 
 
-class PowerLog(BaseModel):
+class PowerLog(BaseModel, defer_build=True):
     """The samples of one spl.txt, in file order."""
 
     times: list[float] = Field(default_factory=list, description="seconds since the epoch, as written")

@@ -65,7 +65,7 @@ def clear_caches() -> None:
     figure_key.cache_clear()
 
 
-class Verdict(BaseModel):
+class Verdict(BaseModel, defer_build=True):
     """One ``TEST PASS`` / ``TEST FAIL`` as printed."""
 
     passed: bool
@@ -78,7 +78,7 @@ class Verdict(BaseModel):
     section: str | None = Field(None, description="the 'Verifying …' step it follows: accuracy/performance")
 
 
-class Figure(BaseModel):
+class Figure(BaseModel, defer_build=True):
     """A ``name = number`` or ``name: number`` line."""
 
     name: str = Field(description="the name as printed")
@@ -91,7 +91,7 @@ class Figure(BaseModel):
     section: str | None = None
 
 
-class CheckFlag(BaseModel):
+class CheckFlag(BaseModel, defer_build=True):
     """``<name> check pass: True|False|Skipped`` (TEST06 and TEST09 scripts)."""
 
     name: str
@@ -101,7 +101,7 @@ class CheckFlag(BaseModel):
     line: int
 
 
-class VerifyOutput(BaseModel):
+class VerifyOutput(BaseModel, defer_build=True):
     """The claims of one verification output file."""
 
     verdict: Sourced[Literal["PASS", "FAIL"]] | None = Field(
