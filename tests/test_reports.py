@@ -570,3 +570,28 @@ def test_counts_and_top_level_findings_of_a_report():
         assert out.waived_errors == sum(f.severity == "error" and f.waived for f in report.findings)
         assert out.warnings == sum(f.severity == "warning" for f in report.findings)
     assert {"S020", "S021"} <= {rule.id for rule in doc.rules if rule.selected}
+
+
+def test_report_forms_a_partition_carries_are_those_the_report_would_make():
+    """A partition carries its findings' report forms (made where it was checked, kept in the cache);
+    the report uses them as they are, equal to the forms it makes itself, suspects included, and
+    makes its own for a partition whose forms do not match its findings."""
+    from checker.engine.runner import Partition
+    from checker.findings import Finding, Scope, Severity
+    from checker.report.document import PreparedFindings, report_forms
+
+    scope = Scope(division="closed", submitter="A")
+    findings = [Finding(rule="P001", severity=Severity.ERROR, message="latency ≤ 10 ms", scope=scope),
+                Finding(rule="S002", severity=Severity.WARNING, message="link\udcff.txt", scope=scope),
+                Finding(rule="C004", severity=Severity.INFO, message="plain", scope=scope, path="a/b.txt", line=3)]
+    forms = report_forms(findings)
+    carried = PreparedFindings()
+    carried.add_partition(Partition(findings=findings, metrics=[], facts=[], systems={}, forms=forms))
+    made = PreparedFindings()
+    made.add_partition(Partition(findings=findings, metrics=[], facts=[], systems={}))
+    assert [carried.get(f) for f in findings] == [made.get(f) for f in findings] == forms[0]
+    assert all(carried.get(f) is out for f, out in zip(findings, forms[0], strict=True))
+    assert forms[1] == [1] and carried.suspects == made.suspects == [forms[0][1]]
+    stale = PreparedFindings()
+    stale.add_partition(Partition(findings=findings, metrics=[], facts=[], systems={}, forms=(forms[0][:1], [])))
+    assert [stale.get(f) for f in findings] == forms[0] and stale.suspects == [forms[0][1]]

@@ -413,6 +413,9 @@ class Partition:
     cache_hits: int = 0
     parts: list[tuple[str | None, ...]] | None = None
     own: tuple[str, str] | None = None
+    #: the findings' report forms and which need the full surrogate test
+    #: (:func:`checker.report.document.report_forms`)
+    forms: tuple[list, list[int]] | None = None
 
 
 @dataclass
@@ -471,9 +474,11 @@ def check_partition(job: _Job, tree: Tree, donated: dict | None = None) -> Parti
     findings, parts = _settle(findings)
     mine = (tree.submissions[0].division, tree.submissions[0].submitter)
     own = mine if all(p[0] == mine[0] and p[1] == mine[1] for p in parts) else None
+    from checker.report.document import report_forms  # the report's side of the partition's plain data
+
     partition = Partition(findings=findings, metrics=metrics, facts=facts, systems=systems,
                           parser_calls=evidence.parser_calls, cache_hits=disk.hits if disk else 0,
-                          parts=parts, own=own)
+                          parts=parts, own=own, forms=report_forms(findings))
     evidence.release()
     return partition
 
@@ -540,8 +545,8 @@ def _run_partitions(job: _Job, tree: Tree, jobs: int, donated: dict, on_done: Ca
     ``early_stamps``: stamps already taken (:func:`checker.engine.prestamp.sweep_and_stamp`); the
     submitters whose files changed since the last run come first, so that a worker checks them while
     this process loads the others (see :meth:`_Dispatch.start_if_worth`). ``while_waiting``: called
-    with each partition this process holds before it waits for the workers, and with each partition
-    a worker returns (work that would otherwise wait for the last partition, see
+    with each partition this process holds (before it waits for the workers, if any), and with each
+    partition a worker returns (work that would otherwise wait for the last partition, see
     :func:`checker.check.run_check`)."""
     parts = [_partition_tree(tree, submission) for submission in tree.submissions]
     results: list[Partition | None] = [None] * len(parts)
@@ -585,7 +590,7 @@ def _run_partitions(job: _Job, tree: Tree, jobs: int, donated: dict, on_done: Ca
             check_here(index)
         while (index := dispatch.take_back_last()) is not None:  # a core to spare: help the worker
             check_here(index)
-        if while_waiting is not None and dispatch.futures:
+        if while_waiting is not None:  # every partition at hand (when no worker runs: before the merge)
             for result in results:
                 if result is not None:
                     _meanwhile(while_waiting, result)
