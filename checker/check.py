@@ -10,7 +10,7 @@ from checker.discover import discover, inside_tree
 from checker.engine.evidence import Evidence
 from checker.engine.roundsel import detect_round
 from checker.engine.rulepack import PackError, known_rounds, load_pack_cached
-from checker.engine.runner import Progress, engine_finding, pool_for, run_checks
+from checker.engine.runner import Progress, engine_finding, lone_worker_for, pool_for, run_checks
 from checker.engine.waivers import TREE_FILE, Waiver, load_cli_waivers, read_waiver_file
 from checker.findings import Finding, Scope, Severity
 from checker.report.document import PreparedFindings, ReportDocument, build_document
@@ -60,6 +60,7 @@ def run_check(
 
         tree = discover(path, submitter=submitter, keep_listings=True, sweep=False)
         early_stamps = sweep_and_stamp(tree, cache, jobs)
+        pool = lone_worker_for(tree, jobs, early_stamps)
     disk = None
     if cache is not None:
         from checker.engine.cache import ParseCache
@@ -67,8 +68,10 @@ def run_check(
         disk = ParseCache(cache)
     evidence = Evidence(path, disk=disk)
     # Workers start now and get ready while the round is detected. With a cache, the partitions
-    # still to check are known only later (a warm run may need no worker at all).
-    pool = pool_for(tree, jobs) if cache is None else None
+    # still to check are known only later (a warm run may need no worker at all), except the lone
+    # changed submitter of a large tree, whose worker started above.
+    if cache is None:
+        pool = pool_for(tree, jobs)
     try:
         detection = detect_round(tree, evidence=evidence, cache_dir=cache)
         notes: list[str] = []

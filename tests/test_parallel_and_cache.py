@@ -620,6 +620,12 @@ def test_changed_submitters_go_to_a_worker_while_the_rest_is_loaded(corpus, tmp_
             started.append((unstamped, self.workers))
 
     monkeypatch.setattr(runner._Dispatch, "start_if_worth", start_if_worth)
+    import checker.check
+
+    early: list[bool] = []  # whether the lone changed submitter's worker started with the stamps
+    real_lone = checker.check.lone_worker_for
+    monkeypatch.setattr(checker.check, "lone_worker_for",
+                        lambda *a: (pool := real_lone(*a), early.append(pool is not None))[0])
     tree = tmp_path / "tree"
     _linked_copy(corpus("v0.7"), tree)
     cache = tmp_path / "cache"
@@ -631,6 +637,7 @@ def test_changed_submitters_go_to_a_worker_while_the_rest_is_loaded(corpus, tmp_
     parse_cache.wait_for_writes()  # no writer thread left: the process may fork
     one = _json_bytes(run_check(tree, round_name="v0.7", jobs=2, cache=cache))
     assert started == [(partitions - 1, 1)]  # at the first partition taken, one worker
+    assert early[-1]  # started right after the stamps showed the one changed submitter
     assert partition_stats[-1]["partition_cache_hits"] == partitions - 1
     assert one == _json_bytes(run_check(tree, round_name="v0.7", jobs=2))
 
@@ -641,7 +648,7 @@ def test_changed_submitters_go_to_a_worker_while_the_rest_is_loaded(corpus, tmp_
     parse_cache.wait_for_writes()
     started.clear()
     several = _json_bytes(run_check(tree, round_name="v0.7", jobs=2, cache=cache))
-    assert all(workers > 1 for _, workers in started)
+    assert all(workers > 1 for _, workers in started) and not early[-1]
     assert partition_stats[-1]["partition_cache_hits"] == partitions - 3
     assert several == _json_bytes(run_check(tree, round_name="v0.7", jobs=2))
 
@@ -655,7 +662,7 @@ def test_changed_submitters_go_to_a_worker_while_the_rest_is_loaded(corpus, tmp_
     monkeypatch.setattr(runner, "check_partition",
                         lambda job, part, *a: here.append(part.submissions[0].rel) or real_check(job, part, *a))
     ignoring = _json_bytes(run_check(tree, round_name="v0.7", jobs=2, cache=cache, ignore=("C0",)))
-    assert started == [(partitions - 1, 1)] and partition_stats[-1]["partition_cache_hits"] == 0
+    assert started == [(partitions - 1, 1)] and partition_stats[-1]["partition_cache_hits"] == 0 and early[-1]
     assert 1 <= len(here) < partitions and len(set(here)) == len(here)
     monkeypatch.setattr(runner, "check_partition", real_check)
     assert ignoring == _json_bytes(run_check(tree, round_name="v0.7", jobs=2, ignore=("C0",)))

@@ -523,6 +523,19 @@ def _pool_size(jobs: int, partitions: int, results: int) -> int:
     return workers if workers > 1 and results >= POOL_MIN_RESULTS else 1
 
 
+def lone_worker_for(tree: Tree, jobs: int, early_stamps: dict[str, FolderStamp | Remembered]) -> WorkerPool | None:
+    """The one worker process for the lone changed submitter of a cached run (see
+    :meth:`_Dispatch.start_if_worth`), started as soon as the stamps show it, so that it gets ready
+    while this process detects the round and loads the unchanged submitters from the cache; None
+    when the run is not such a run."""
+    changed = sum(1 for submission in tree.submissions
+                  if (stamp := early_stamps.get(submission.rel)) is None or stamp.changed)
+    if (jobs < 2 or changed != 1 or len(tree.submissions) - 1 < OVERLAP_MIN_PARTITIONS
+            or not fork_is_safe()):
+        return None
+    return WorkerPool(1)
+
+
 def pool_for(tree: Tree, jobs: int) -> WorkerPool | None:
     """Worker processes for checking ``tree`` with ``jobs``, started now (so that they get ready while
     the caller detects the round), or None when the tree is checked in this process."""
@@ -622,7 +635,9 @@ class _Dispatch:
         self.job, self.parts, self.store = job, parts, store
         #: partitions not known to be unchanged (see :func:`_run_partitions`): likely checked
         self.changed = changed
-        self.jobs = pool.workers if pool is not None else jobs
+        # a pool of several workers was sized for this run (pool_for); one alone is the lone changed
+        # submitter's (lone_worker_for), and the run's jobs still decide whether this process helps
+        self.jobs = pool.workers if pool is not None and pool.workers > 1 else jobs
         self.given = pool
         self.pool: WorkerPool | None = None
         self.left: list[int] = []
@@ -648,7 +663,8 @@ class _Dispatch:
                 if workers <= 1:
                     return
             elif (self.left and self.changed == 1 and self.store is not None and self.jobs >= 2
-                  and self.given is None and unstamped >= OVERLAP_MIN_PARTITIONS and fork_is_safe()):
+                  and unstamped >= OVERLAP_MIN_PARTITIONS
+                  and (self.lone_given() or (self.given is None and fork_is_safe()))):
                 workers = 1
             else:
                 return
@@ -658,6 +674,10 @@ class _Dispatch:
             known = self.store.handoff(self.parts[index].submissions[0]) if self.store is not None else None
             self.futures[self.pool.submit(_partition_task, self.job, self.parts[index], known)] = index
         self.left, self.left_units = [], 0
+
+    def lone_given(self) -> bool:
+        """Whether the caller started one worker for the lone changed submitter (lone_worker_for)."""
+        return self.given is not None and self.given.workers == 1
 
     def take_back_last(self) -> int | None:
         """With fewer workers than ``jobs`` (one started for a single changed submitter, and more
