@@ -60,7 +60,6 @@ def run_check(
 
         tree = discover(path, submitter=submitter, keep_listings=True, sweep=False)
         early_stamps = sweep_and_stamp(tree, cache, jobs)
-        pool = lone_worker_for(tree, jobs, early_stamps)
     disk = None
     if cache is not None:
         from checker.engine.cache import ParseCache
@@ -69,9 +68,8 @@ def run_check(
     evidence = Evidence(path, disk=disk)
     # Workers start now and get ready while the round is detected. With a cache, the partitions
     # still to check are known only later (a warm run may need no worker at all), except the lone
-    # changed submitter of a large tree, whose worker started above.
-    if cache is None:
-        pool = pool_for(tree, jobs)
+    # changed submitter of a large tree, whose worker the stamps call for now.
+    pool = pool_for(tree, jobs) if early_stamps is None else lone_worker_for(tree, jobs, early_stamps)
     try:
         detection = detect_round(tree, evidence=evidence, cache_dir=cache)
         notes: list[str] = []
