@@ -527,7 +527,9 @@ def lone_worker_for(tree: Tree, jobs: int, early_stamps: dict[str, FolderStamp |
     """The one worker process for the lone changed submitter of a cached run (see
     :meth:`_Dispatch.start_if_worth`), started as soon as the stamps show it, so that it gets ready
     while this process detects the round and loads the unchanged submitters from the cache; None
-    when the run is not such a run."""
+    when the run is not such a run. A submitter that only looked changed (a folder touched, no file
+    in it changed) is then found in the cache all the same: the worker goes unused, its start the
+    only cost."""
     changed = sum(1 for submission in tree.submissions
                   if (stamp := early_stamps.get(submission.rel)) is None or stamp.changed)
     if (jobs < 2 or changed != 1 or len(tree.submissions) - 1 < OVERLAP_MIN_PARTITIONS
