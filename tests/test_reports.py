@@ -595,3 +595,43 @@ def test_report_forms_a_partition_carries_are_those_the_report_would_make():
     stale = PreparedFindings()
     stale.add_partition(Partition(findings=findings, metrics=[], facts=[], systems={}, forms=(forms[0][:1], [])))
     assert [stale.get(f) for f in findings] == forms[0] and stale.suspects == [forms[0][1]]
+
+
+def test_result_forms_carried_by_partitions_are_used_only_when_they_still_hold():
+    """A partition carries each result's report form as it alone makes it; the report uses one only
+    when the run gave the result exactly the partition's findings, and the document is the same as
+    one built without them: with nothing else, with a run finding covering one result, with a waiver."""
+    from checker.discover import discover
+    from checker.engine.runner import run_checks
+    from checker.engine.waivers import Waiver
+    from checker.findings import Finding, Severity
+    from checker.report.document import PreparedFindings, build_document
+    from checker.resources import data_dir
+
+    sample = data_dir("reference_runs") / "sample_submission"
+    tree = discover(sample)
+    first = tree.units[0]
+    plain = run_checks(tree, load_pack("sample"))
+    noted = next(report for report in plain.results if report.findings and report.unit is not first)
+    cases = {
+        "plain": ([], []),
+        "a run finding on one result": ([Finding(rule="S020", severity=Severity.WARNING, message="m",
+                                                 scope=first.scope)], []),
+        "a waiver": ([], [Waiver(rule=noted.findings[0].rule, paths=(noted.unit.rel,), reason="r", source="cli",
+                                 entry=1)]),
+    }
+    for case, (extra, waivers) in cases.items():
+        prepared = PreparedFindings()
+        outcome = run_checks(tree, load_pack("sample"), extra_findings=extra, waivers=waivers,
+                             while_waiting=prepared.add_partition)
+        used = [prepared.result(report) is not None for report in outcome.results]
+        carried = build_document(outcome, round_source="given", round_notes=[], tree=sample, prepared=prepared)
+        built = build_document(outcome, round_source="given", round_notes=[], tree=sample)
+        assert carried.model_dump(exclude={"timings"}) == built.model_dump(exclude={"timings"}), case
+        if case == "plain":
+            assert all(used)
+        elif case == "a run finding on one result":
+            assert used == [report.unit is not first for report in outcome.results]
+        else:
+            waived = [any(f.waived for f in report.findings) for report in outcome.results]
+            assert any(waived) and used == [not w for w in waived], case

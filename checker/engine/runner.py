@@ -416,6 +416,9 @@ class Partition:
     #: the findings' report forms and which need the full surrogate test
     #: (:func:`checker.report.document.report_forms`)
     forms: tuple[list, list[int]] | None = None
+    #: each result's report form as this partition alone makes it
+    #: (:func:`checker.report.document.result_forms`)
+    result_forms: list | None = None
 
 
 @dataclass
@@ -474,11 +477,16 @@ def check_partition(job: _Job, tree: Tree, donated: dict | None = None) -> Parti
     findings, parts = _settle(findings)
     mine = (tree.submissions[0].division, tree.submissions[0].submitter)
     own = mine if all(p[0] == mine[0] and p[1] == mine[1] for p in parts) else None
-    from checker.report.document import report_forms  # the report's side of the partition's plain data
+    from checker.report.document import report_forms, result_forms  # the report's side of the plain data
 
+    forms = report_forms(findings)
+    reports = [ResultReport(unit=unit, verdict="valid", metric=None) for unit in units]
+    covering = _covering(findings, reports, parts)
+    verdicts = [verdict_for([findings[i] for i in indices]) for indices in covering]
     partition = Partition(findings=findings, metrics=metrics, facts=facts, systems=systems,
                           parser_calls=evidence.parser_calls, cache_hits=disk.hits if disk else 0,
-                          parts=parts, own=own, forms=report_forms(findings))
+                          parts=parts, own=own, forms=forms,
+                          result_forms=result_forms(units, covering, verdicts, metrics, facts, findings, forms[0]))
     evidence.release()
     return partition
 

@@ -261,6 +261,59 @@ def report_forms(findings: list[Finding]) -> tuple[list[FindingOut], list[int]]:
                   if _suspect(finding, out)]
 
 
+def result_out(unit: Any, verdict: str, metric: Any, facts: Any, findings: list[Finding],
+               outs: list[FindingOut]) -> ResultOut:
+    """The report form of one result: its unit, verdict, headline metric, report facts, and the
+    findings that cover it (``outs``: their report forms, in the same order)."""
+    error, warning = Severity.ERROR, Severity.WARNING
+    errors = waived_errors = warnings = 0
+    for finding in findings:
+        if finding.severity == error:
+            if finding.waived:
+                waived_errors += 1
+            else:
+                errors += 1
+        elif finding.severity == warning:
+            warnings += 1
+    metric_out = None
+    if metric is not None:
+        metric_out = MetricOut(value=metric.value, unit=metric.unit, key=metric.key, path=metric.path,
+                               line=metric.line, inferred=metric.inferred)
+    return ResultOut(
+        division=unit.division,
+        submitter=unit.submitter,
+        system=unit.system,
+        benchmark=unit.benchmark,
+        mlperf_benchmark=facts.mlperf_benchmark if facts else None,
+        scenario=unit.scenario_folder,
+        path=unit.rel,
+        verdict=verdict,
+        metric=metric_out,
+        accuracy=[AccuracyOut(**vars(a)) for a in facts.accuracy] if facts else [],
+        latency_ns=dict(facts.latency_ns) if facts else {},
+        has_power=facts.has_power if facts else False,
+        errors=errors,
+        waived_errors=waived_errors,
+        warnings=warnings,
+        findings=outs,
+    )
+
+
+def result_forms(units: list[Any], covering: list[list[int]], verdicts: list[str], metrics: list[Any],
+                 facts: list[Any], findings: list[Finding],
+                 outs: list[FindingOut]) -> list[tuple[list[int], ResultOut, bool]]:
+    """Each result's report form as its partition alone makes it (``covering``: the indices of the
+    findings that cover each result), with those indices and whether its own strings passed the
+    report's surrogate test. The report uses one when the run gave the result exactly those
+    findings (no waiver, no finding from outside the partition): a warm run on a whole repository
+    then loads 1,400 results' forms instead of making them again."""
+    out = []
+    for unit, indices, verdict, metric, fact in zip(units, covering, verdicts, metrics, facts, strict=True):
+        result = result_out(unit, verdict, metric, fact, [findings[i] for i in indices], [outs[i] for i in indices])
+        out.append((indices, result, not parts_may_hold_lone_surrogates([(result, {"findings"})])))
+    return out
+
+
 class PreparedFindings:
     """Report forms of findings, each made once: ahead of :func:`build_document` while the engine
     waits for its workers (:func:`checker.engine.runner.run_checks`, ``while_waiting``), or as the
@@ -274,6 +327,8 @@ class PreparedFindings:
 
     def __init__(self) -> None:
         self._made: dict[int, tuple[Finding, FindingOut]] = {}  # by id; the finding is kept alive
+        #: result forms carried by partitions, by result path: (its findings, the form, screened clean)
+        self._results: dict[str, tuple[list[Finding], ResultOut, bool]] = {}
         self.scopes: dict[int, tuple[str, str]] = {}
         #: the report forms made from a finding with a string that may hold a lone surrogate
         self.suspects: list[FindingOut] = []
@@ -295,10 +350,27 @@ class PreparedFindings:
             for finding, out in zip(partition.findings, outs, strict=True):
                 made[id(finding)] = (finding, out)
             self.suspects.extend(outs[index] for index in suspects)
+            findings = partition.findings
+            for indices, result, clean in getattr(partition, "result_forms", None) or ():
+                self._results[result.path] = ([findings[i] for i in indices], result, clean)
             return
         make = self._make
         for finding in partition.findings:
             made[id(finding)] = (finding, make(finding))
+
+    def result(self, report: Any) -> tuple[ResultOut, bool] | None:
+        """The form a partition carries for this result (and whether it was screened clean), when the
+        run gave the result exactly the findings the partition gave it (the same objects: a waived
+        copy or a finding from outside the partition makes it unusable) and the same verdict."""
+        carried = self._results.get(report.unit.rel)
+        if carried is None:
+            return None
+        findings, result, clean = carried
+        mine = report.findings
+        if (result.verdict != report.verdict or len(findings) != len(mine)
+                or not all(a is b for a, b in zip(findings, mine, strict=True))):
+            return None
+        return result, clean
 
     def get(self, finding: Finding) -> FindingOut:
         entry = self._made.get(id(finding))
@@ -366,43 +438,18 @@ def build_document(outcome: RunOutcome, round_source: str, round_notes: list[str
     covered_scopes = set()
     made = prepared or PreparedFindings()
     out = made.get
-    error, warning = Severity.ERROR, Severity.WARNING
+    screened: set[int] = set()  # results whose own strings were screened where their partition was checked
     for report in outcome.results:
         unit = report.unit
         covered_scopes.add(unit.scope.parts())
-        findings = [out(f) for f in report.findings]
-        errors = waived_errors = warnings = 0
-        for finding in report.findings:
-            if finding.severity == error:
-                if finding.waived:
-                    waived_errors += 1
-                else:
-                    errors += 1
-            elif finding.severity == warning:
-                warnings += 1
-        metric = None
-        if report.metric is not None:
-            m = report.metric
-            metric = MetricOut(value=m.value, unit=m.unit, key=m.key, path=m.path, line=m.line, inferred=m.inferred)
-        facts = report.facts
-        result = ResultOut(
-            division=unit.division,
-            submitter=unit.submitter,
-            system=unit.system,
-            benchmark=unit.benchmark,
-            mlperf_benchmark=facts.mlperf_benchmark if facts else None,
-            scenario=unit.scenario_folder,
-            path=unit.rel,
-            verdict=report.verdict,
-            metric=metric,
-            accuracy=[AccuracyOut(**vars(a)) for a in facts.accuracy] if facts else [],
-            latency_ns=dict(facts.latency_ns) if facts else {},
-            has_power=facts.has_power if facts else False,
-            errors=errors,
-            waived_errors=waived_errors,
-            warnings=warnings,
-            findings=findings,
-        )
+        carried = made.result(report)
+        if carried is not None:
+            result, clean = carried
+            if clean:
+                screened.add(id(result))
+        else:
+            result = result_out(report.unit, report.verdict, report.metric, report.facts, report.findings,
+                                [out(f) for f in report.findings])
         results.append(result)
         tally[report.verdict] += 1
     # one pass over the run's findings: the counts, the rules found, the findings no result covers
@@ -451,7 +498,8 @@ def build_document(outcome: RunOutcome, round_source: str, round_notes: list[str
     # undecodable names (lone surrogates) would stop every encoder: replace them once, here
     # the findings were screened as they were made (PreparedFindings): only the suspects are tested
     # in full, the rest of each result without them
-    parts = [(document, {"results"}), *((result, {"findings"}) for result in document.results),
+    parts = [(document, {"results"}),
+             *((result, {"findings"}) for result in document.results if id(result) not in screened),
              *((finding, None) for finding in made.suspects)]
     if not parts_may_hold_lone_surrogates(parts):
         return document
