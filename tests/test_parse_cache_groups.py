@@ -327,3 +327,36 @@ def test_worth_keeping_weighs_size_against_the_file():
     assert cache_module.worth_keeping(large, (8 * len(large[0]), 0, ""))  # condenses its file
     with_arrays = [b"x" * 1000, memoryview(large[0])]  # an accuracy log's arrays, out of band
     assert cache_module.worth_keeping(with_arrays, (len(large[0]), 0, ""))
+
+
+def test_a_run_removes_the_parse_results_of_other_tags_it_marked(tmp_path):
+    """After a run, the cache folder holds this version's parse results (marked as the tool's) and no
+    other marked tag folder; a folder named like a tag but unmarked, a link to a marked folder and
+    anything else are left alone."""
+    import os
+
+    from checker.check import run_check
+    from checker.engine import cache as cache_module
+    from checker.resources import data_dir
+
+    cache = tmp_path / "cache"
+    old = cache / "0123456789abcdef"
+    (old / "ab").mkdir(parents=True)
+    (old / "ab" / "x.grp").write_bytes(b"old results")
+    (old / cache_module.TAG_MARKER).write_text("x")
+    foreign = cache / "fedcba9876543210"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("not ours")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / cache_module.TAG_MARKER).write_text("x")
+    os.symlink(elsewhere, cache / "aaaaaaaaaaaaaaaa")
+    (cache / "notes.txt").write_text("mine")
+
+    run_check(data_dir("reference_runs") / "sample_submission", cache=cache)
+    own = cache / cache_module.cache_tag()
+    assert (own / cache_module.TAG_MARKER).is_file() and any(own.rglob("*.grp"))
+    assert not old.exists()
+    assert (foreign / "keep.txt").read_text() == "not ours"
+    assert (elsewhere / cache_module.TAG_MARKER).is_file() and (cache / "aaaaaaaaaaaaaaaa").is_symlink()
+    assert (cache / "notes.txt").read_text() == "mine"

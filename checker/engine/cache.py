@@ -15,7 +15,8 @@ run at a small fraction of the cold one. Head and tail catch an edit that keeps 
 in its header and its closing lines (where LoadGen writes the results and the JSON array ends).
 
 Where the entries live: ``DIR/<tag>/``, the tag hashing the tool version, the Python version and the
-source of every parser module (a new release or any parser change starts from an empty folder), then
+source of every parser module (a new release or any parser change starts from an empty folder, and
+the folders of other tags are removed when a run is done: :func:`prune_other_tags`), then
 
 * **one group file per submitter folder** (``<xx>/<hash>.grp``: every file below one
   ``<division>/<submitter>``; the files above them form one more group), written when the
@@ -206,10 +207,44 @@ _READ_WITH: dict[tuple[str, str], Stamp | None] = {}
 _ADOPTED: set[tuple[str, str, str]] = set()
 
 
-def run_done() -> None:
-    """Every partition of the run is done: its group files are on disk; forget what the run read."""
+def run_done(cache_dir: Path | None = None) -> None:
+    """Every partition of the run is done: its group files are on disk; forget what the run read.
+    ``cache_dir``: the ``check --cache`` folder, whose parse results of other tags are then removed
+    (:func:`prune_other_tags`)."""
     wait_for_writes()
     _READ_WITH.clear()
+    if cache_dir is not None:
+        prune_other_tags(Path(cache_dir))
+
+
+#: the file that marks a tag folder as this tool's (only marked folders are ever removed)
+TAG_MARKER = "mlperf-audit-parse-cache"
+
+
+def prune_other_tags(cache_dir: Path) -> None:
+    """Mark this run's tag folder as the tool's own and remove the marked folders of other tags.
+
+    A new release or any parser change starts a new tag folder (:func:`cache_tag`), and nothing
+    would read the old one again: kept, a CI cache would grow by a folder per release (up to about
+    0.5 GB for a whole results repository). Only folders named like a tag that hold the marker are
+    removed, never through a link; two versions sharing one cache folder then remove each other's
+    results, which only costs them misses. Any error leaves things as they are."""
+    own = cache_dir / cache_tag()
+    try:
+        if own.is_dir() and not (own / TAG_MARKER).exists():
+            (own / TAG_MARKER).write_text("parse results of mlperf-audit check --cache (one tag)\n")
+        with os.scandir(cache_dir) as listing:
+            others = [entry.path for entry in listing
+                      if entry.name != own.name and len(entry.name) == 16
+                      and all(c in "0123456789abcdef" for c in entry.name)
+                      and entry.is_dir(follow_symlinks=False)
+                      and os.path.isfile(os.path.join(entry.path, TAG_MARKER))]
+    except OSError:
+        return
+    import shutil
+
+    for path in others:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def known_fingerprint(path: Path, info: os.stat_result | None) -> Stamp | None:

@@ -834,7 +834,7 @@ def run_checks(
     if cache_dir is not None:  # the last group files (the tree-level ones too) are on disk when check returns
         from checker.engine.cache import run_done
 
-        run_done()
+        run_done(cache_dir)
     return RunOutcome(pack=pack, tree=tree, findings=findings, results=results, timings=timings,
                       rules_run=[s.id for s in specs], rules_deselected=deselected, evidence=evidence,
                       systems=systems, waivers=list(waivers), stats=stats)
