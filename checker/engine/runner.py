@@ -326,7 +326,7 @@ def _apply_waivers(findings: list[Finding], results: list[ResultReport], waivers
     """Give each result its covering findings (waived copies where a waiver matches it) and return
     the top-level list, where a finding is waived when a waiver names its scope or file, or when it
     is waived for every result it covers. ``parts``: each finding's scope parts, when known."""
-    owned = _covering(findings, results, parts)
+    owned = _covering(findings, [report.unit for report in results], parts)
     if not waivers:  # nothing to match: each result gets its findings as they are (most runs)
         for report, indices in zip(results, owned, strict=True):
             own = [findings[index] for index in indices]
@@ -362,9 +362,9 @@ def _apply_waivers(findings: list[Finding], results: list[ResultReport], waivers
     return top
 
 
-def _covering(findings: list[Finding], results: list[ResultReport],
+def _covering(findings: list[Finding], units: list[ResultUnit],
               parts: list[tuple[str | None, ...]] | None = None) -> list[list[int]]:
-    """For each result, the indices (ascending) of the findings whose scope covers it. ``parts``:
+    """For each result unit, the indices (ascending) of the findings whose scope covers it. ``parts``:
     each finding's scope parts (see :func:`_settle`), else worked out here.
 
     Findings are grouped by their scope's parts; a result then looks up its own parts cut to each
@@ -380,8 +380,8 @@ def _covering(findings: list[Finding], results: list[ResultReport],
     shapes = {tuple(part is not None for part in key) for key in by_scope}
     masks = [[index for index, kept in enumerate(shape) if kept] for shape in shapes]
     owned = []
-    for report in results:
-        mine = report.unit.scope.parts()
+    for unit in units:
+        mine = unit.scope.parts()
         keys = set()
         for mask in masks:
             key: list[str | None] = [None] * 5
@@ -480,8 +480,7 @@ def check_partition(job: _Job, tree: Tree, donated: dict | None = None) -> Parti
     from checker.report.document import report_forms, result_forms  # the report's side of the plain data
 
     forms = report_forms(findings)
-    reports = [ResultReport(unit=unit, verdict="valid", metric=None) for unit in units]
-    covering = _covering(findings, reports, parts)
+    covering = _covering(findings, units, parts)
     verdicts = [verdict_for([findings[i] for i in indices]) for indices in covering]
     partition = Partition(findings=findings, metrics=metrics, facts=facts, systems=systems,
                           parser_calls=evidence.parser_calls, cache_hits=disk.hits if disk else 0,
@@ -531,6 +530,13 @@ def _pool_size(jobs: int, partitions: int, results: int) -> int:
     return workers if workers > 1 and results >= POOL_MIN_RESULTS else 1
 
 
+def _known_unchanged(early_stamps: dict[str, FolderStamp | Remembered], submission: Submission) -> bool:
+    """Whether the stamps taken ahead of the run found ``submission``'s folder as it was last run
+    (a folder not stamped yet, or whose quick stamp failed, counts as changed)."""
+    stamp = early_stamps.get(submission.rel)
+    return stamp is not None and not stamp.changed
+
+
 def lone_worker_for(tree: Tree, jobs: int, early_stamps: dict[str, FolderStamp | Remembered]) -> WorkerPool | None:
     """The one worker process for the lone changed submitter of a cached run (see
     :meth:`_Dispatch.start_if_worth`), started as soon as the stamps show it, so that it gets ready
@@ -538,8 +544,7 @@ def lone_worker_for(tree: Tree, jobs: int, early_stamps: dict[str, FolderStamp |
     when the run is not such a run. A submitter that only looked changed (a folder touched, no file
     in it changed) is then found in the cache all the same: the worker goes unused, its start the
     only cost."""
-    changed = sum(1 for submission in tree.submissions
-                  if (stamp := early_stamps.get(submission.rel)) is None or stamp.changed)
+    changed = sum(1 for submission in tree.submissions if not _known_unchanged(early_stamps, submission))
     if (jobs < 2 or changed != 1 or len(tree.submissions) - 1 < OVERLAP_MIN_PARTITIONS
             or not fork_is_safe()):
         return None
@@ -577,8 +582,7 @@ def _run_partitions(job: _Job, tree: Tree, jobs: int, donated: dict, on_done: Ca
     early = early_stamps or {}
 
     def unchanged(index: int) -> bool:
-        stamp = early.get(parts[index].submissions[0].rel)
-        return stamp is not None and not stamp.changed
+        return _known_unchanged(early, parts[index].submissions[0])
 
     order = sorted(range(len(parts)), key=lambda i: (unchanged(i), -len(parts[i].submissions[0].units)))
     store = None
