@@ -225,3 +225,63 @@ def test_the_cli_called_as_a_library_leaves_the_collector_alone():
     assert gc.get_threshold() == before
     pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
     assert 'mlperf-audit = "checker.cli:run"' in pyproject
+
+
+def test_record_of_parsed_packs_is_current():
+    """The shipped record of parsed pack files (read instead of the YAML) is the one the packs make."""
+    from checker.engine.rulepack import PARSED_RECORD, parsed_record
+
+    assert (rules_dir() / PARSED_RECORD).read_text(encoding="utf-8") == parsed_record(), (
+        "stale: python -m checker.engine.rulepack --parsed > rules/parsed-packs.json")
+
+
+def test_packs_from_the_parsed_record_equal_the_yaml(monkeypatch):
+    """Every round's merged pack is the same, key order and value types included, whether its files
+    come from the record or from PyYAML."""
+    from checker.engine import rulepack
+
+    def merged_packs() -> dict[str, str]:
+        rulepack._PARSED.clear()
+        rulepack._MERGED.clear()
+        return {name: repr(rulepack._shared_pack(name, rules_dir(), ())[1]) for name in rulepack.known_rounds()}
+
+    parsed_as_yaml: list[str] = []
+    real_loader = rulepack._yaml_loader
+    monkeypatch.setattr(rulepack, "_yaml_loader", lambda: parsed_as_yaml.append("yaml") or real_loader())
+    from_record = merged_packs()
+    assert parsed_as_yaml == []  # every shipped file came from the record
+    monkeypatch.setattr(rulepack, "_parsed_record", lambda directory: {})
+    from_yaml = merged_packs()
+    assert len(parsed_as_yaml) == len(from_yaml) >= 15
+    assert from_record == from_yaml
+    rulepack._PARSED.clear()
+    rulepack._MERGED.clear()
+
+
+def test_parsed_record_is_used_only_for_the_text_it_was_made_from(tmp_path):
+    """An edited pack file is read as YAML (the edit counts); a broken or foreign record is ignored;
+    a document JSON cannot hold exactly stays out of the record."""
+    from checker.engine import rulepack
+
+    folder = tmp_path / "rules"
+    shutil.copytree(rules_dir(), folder)
+    edited = folder / "v1.0.yaml"
+    edited.write_text(edited.read_text(encoding="utf-8").replace("round: v1.0\n", "round: v1.0-edited\n", 1),
+                      encoding="utf-8")
+    try:
+        assert rulepack._shared_pack("v1.0", folder, ())[1]["round"] == "v1.0-edited"
+        assert rulepack._shared_pack("v0.7", folder, ())[1]["round"] == "v0.7"
+        for broken in ("{", '{"format": 2, "files": {}}', '{"format": 1, "files": {"v0.7.yaml": 3}}', "[]"):
+            rulepack._parsed_record.cache_clear()
+            (folder / rulepack.PARSED_RECORD).write_text(broken, encoding="utf-8")
+            assert rulepack._parsed_record(str(folder)) == {}
+        (folder / "dated.yaml").write_text("round: dated\nwhen: 2021-04-21\n1: one\n", encoding="utf-8")
+        (folder / "plain.yaml").write_text("round: plain\nratio: 1.0\ncount: 1\nflag: true\n", encoding="utf-8")
+        record = json.loads(rulepack.parsed_record(folder))
+        assert "dated.yaml" not in record["files"] and record["files"]["plain.yaml"]["data"] == {
+            "round": "plain", "ratio": 1.0, "count": 1, "flag": True}
+        assert "v1.0.yaml" in record["files"]
+    finally:
+        rulepack._parsed_record.cache_clear()
+        rulepack._PARSED.clear()
+        rulepack._MERGED.clear()

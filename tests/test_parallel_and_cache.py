@@ -681,9 +681,10 @@ def test_prepared_findings_are_made_again_when_the_engine_replaced_them():
     assert prepared.get(finding) == finding_out(finding)
 
 
-def test_a_warm_cached_run_imports_no_yaml_and_no_schema_validator(tmp_path):
-    """Packs and round detection come from the cache: a fresh process reads no YAML and validates no
-    schema (both imported only when needed, which a warm run of an unchanged tree never is)."""
+def test_runs_import_no_yaml_and_no_schema_validator(tmp_path):
+    """A fresh process reads no YAML and validates no schema, both imported only when needed: without
+    a cache the shipped packs come from the record of parsed packs and are recorded as checked; a
+    warm run of an unchanged tree takes packs and round detection from the cache."""
     import subprocess
     import sys
 
@@ -691,11 +692,12 @@ def test_a_warm_cached_run_imports_no_yaml_and_no_schema_validator(tmp_path):
     shutil.copytree(SAMPLE, tree)
     cache = tmp_path / "cache"
     run_check(tree, jobs=1, cache=cache)
-    probe = ("import sys; from pathlib import Path; from checker.check import run_check; "
-             f"run_check(Path({str(tree)!r}), jobs=1, cache=Path({str(cache)!r})); "
-             "print(sorted(m for m in ('yaml', 'jsonschema') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
-    assert out.stdout.strip() == "[]"
+    for cache_arg in ("None", f"Path({str(cache)!r})"):
+        probe = ("import sys; from pathlib import Path; from checker.check import run_check; "
+                 f"run_check(Path({str(tree)!r}), jobs=1, cache={cache_arg}); "
+                 "print(sorted(m for m in ('yaml', 'jsonschema') if m in sys.modules))")
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+        assert out.stdout.strip() == "[]", cache_arg
 
 
 def test_work_done_while_waiting_may_fail_without_failing_the_run(corpus, corpus_report, monkeypatch):
