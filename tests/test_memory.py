@@ -68,3 +68,17 @@ def test_long_lived_block_pauses_and_freezes_only_in_a_tuned_process(monkeypatch
     finally:
         gc.enable()
         gc.unfreeze()  # give the test session's objects back to the collector
+
+
+def test_a_tuned_process_freezes_what_its_imports_made():
+    """tune_for_batch moves the objects of the imports out of every later collection and makes
+    young-generation collections rare (in a fresh process: it acts once per process)."""
+    import subprocess
+
+    script = ("import gc, checker.cli\n"
+              "from checker.runtime import YOUNG_GENERATION_THRESHOLD, tune_for_batch\n"
+              "before = gc.get_freeze_count()\n"
+              "tune_for_batch()\n"
+              "print(before, gc.get_freeze_count() > 10_000, gc.get_threshold()[0] == YOUNG_GENERATION_THRESHOLD)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60)
+    assert done.stdout.split() == ["0", "True", "True"]
