@@ -15,7 +15,8 @@ timed with its own resource usage (os.wait4), so the peak RSS is that of the che
   the same files measured in the same run (target: ``--jobs 2`` within 3x; warm+1 under 10% of cold);
 * for ``--scale-round``: 1x, 2x, 4x and 16x copies of the round (hard links, the submitter folders
   renamed ``<name>-copyN``) checked with ``--jobs 2``, to show time linear in the number of results
-  and a flat peak RSS; the largest copy (v1.0 x16: 62K files, 1.8 GB, 1,392 results, the size of the
+  and a flat peak RSS, with the least-squares line through them (the fixed cost of a run and the
+  time each result adds, for the check and the SHA-256 pass); the largest copy (v1.0 x16: 62K files, 1.8 GB, 1,392 results, the size of the
   v1.0 results repository the issue describes) also cold, warm and warm+1 with a cache.
 
 Medians over ``--repeat`` runs.
@@ -161,6 +162,22 @@ def cache_runs(table: Table, tree: Path, round_name: str, flags: list[str], labe
               f"{100 * seconds / uncached:.1f}% of the run without a cache", flush=True)
 
 
+def print_fit(label: str, points: list[tuple[int, float, float]]) -> None:
+    """The least-squares line through the scaled copies' times, for ``check --jobs 2`` and for the
+    SHA-256 pass: what a run costs whatever the tree's size (the intercept: start-up, imports, worker
+    processes getting ready, the report) and what each result adds (the slope), so that the ratio of
+    a small tree can be told apart from the ratio the checks themselves reach."""
+    if len(points) < 2 or len({results for results, _, _ in points}) < 2:
+        return
+    results = [float(count) for count, _, _ in points]
+    check = statistics.linear_regression(results, [seconds for _, seconds, _ in points])
+    sha = statistics.linear_regression(results, [hashed for _, _, hashed in points])
+    print(f"{label} copies, least-squares fit: check --jobs 2 = {check.intercept:.2f} s + "
+          f"{1000 * check.slope:.2f} ms x results; SHA-256 = {sha.intercept:.2f} s + {1000 * sha.slope:.2f} ms x "
+          f"results; per result, the check takes {check.slope / sha.slope:.2f}x the SHA-256 pass's time",
+          flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1)
@@ -196,6 +213,7 @@ def main() -> None:
         if args.scale_round:
             root = corpus_cache.corpus_root(args.scale_round)
             base = None
+            points: list[tuple[int, float, float]] = []
             for copies in sorted(args.scale):
                 tree = scratch / f"scale-{copies}"
                 label = f"{args.scale_round}x{copies}"
@@ -205,12 +223,14 @@ def main() -> None:
                 seconds, peak, results, hashed, files, size = measure(tree, args.scale_round, flags, args.repeat)
                 table.row(label, 2, "none", results, files, size, seconds, peak, hashed)
                 base = base or seconds / results
+                points.append((results, seconds, hashed))
                 print(f"{'':<10}   {1000 * seconds / results:.1f} ms per result "
                       f"({seconds / results / base:.2f}x the first copy's)", flush=True)
                 if copies == max(args.scale):
                     cache_runs(table, tree, args.scale_round, [*flags, "--cache", str(scratch / f"cache-{label}")],
                                label, hashed, seconds, args.repeat)
                 shutil.rmtree(tree)
+            print_fit(args.scale_round, points)
 
 
 if __name__ == "__main__":
