@@ -66,6 +66,50 @@ def test_table_equals_the_research_table():
     assert all(table.commit(commit).tree == info["loadgen_tree"] for commit, info in data["commits"].items())
 
 
+def test_shipped_table_is_rebuilt_byte_for_byte_from_the_research_table(tmp_path):
+    from checker.engine.loadgen_table import write_compact
+
+    source = SHARED / "reference" / "loadgen_file_sha1.json"
+    if not source.is_file():
+        pytest.skip("shared reference table not on this machine")
+    write_compact(source, tmp_path / TABLE_NAME)
+    assert (tmp_path / TABLE_NAME).read_bytes() == (rules_dir() / TABLE_NAME).read_bytes(), (
+        "stale: python -m checker.engine.loadgen_table SOURCE.json rules/loadgen_sha1.json.gz")
+
+
+def test_compact_table_round_trip():
+    """A small research table through the compact form: commits (tags, several per tree, equal
+    dates), trees, file versions; inconsistent columns are refused."""
+    from checker.engine.loadgen_table import LoadgenTable, build_compact
+
+    sha = {name: name[0] * 40 for name in ("a1", "b2", "c3", "d4")}
+    source = {"source": "test", "commits": {
+        "2" * 40: {"date": "2021-01-01T00:00:00+00:00", "loadgen_tree": "t1", "tags": ["v1.0"]},
+        "1" * 40: {"date": "2021-01-01T00:00:00+00:00", "loadgen_tree": "t1"},
+        "3" * 40: {"date": "2020-06-01", "loadgen_tree": "t2"},
+        "4" * 40: {"date": "2022-01-01T00:00:00Z", "loadgen_tree": "t2", "tags": ["v2.0", "v2.0.1"]},
+    }, "trees": {"t2": {"/a.cc": sha["a1"], "/b.h": sha["c3"]}, "t1": {"/a.cc": sha["b2"], "/b.h": sha["c3"]},
+                 "t3": {"/z.py": sha["d4"]}}}
+    compact = json.loads(json.dumps(build_compact(source)))
+    table = LoadgenTable(compact)
+    assert table.commit_count == 4 and table.tree_ids == ["t1", "t2", "t3"]
+    tagged = table.commit("2" * 10)
+    assert (tagged.tree, tagged.date, tagged.tags) == ("t1", "2021-01-01T00:00:00+00:00", ("v1.0",))
+    assert table.commit("4" * 40).tags == ("v2.0", "v2.0.1") and table.commit("1" * 40).tags == ()
+    assert table.commit("1" * 6) is None and [c.commit for c in table.commits_with_prefix("")] == sorted(source["commits"])
+    assert table.first_commit_of_tree("t1").commit == "1" * 40  # equally old: the first in the table's order
+    assert table.first_commit_of_tree("t2").commit == "3" * 40 and table.first_commit_of_tree("t3") is None
+    assert table.tree("t1") == source["trees"]["t1"] and table.tree("nope") == {}
+    assert table.file_versions("/a.cc") == {sha["a1"], sha["b2"]} and table.file_versions("/c.cc") == set()
+    assert table.trees_matching({"/a.cc": sha["a1"], "/x.o": "9" * 40}) == ["t2"]
+    assert table.trees_matching({"/b.h": sha["c3"]}) == ["t1", "t2"] and table.trees_matching({"/x.o": "9"}) == []
+    broken = dict(compact, commit_dates="2021-01-01")
+    with pytest.raises(ValueError):
+        LoadgenTable(broken)
+    with pytest.raises(ValueError):
+        LoadgenTable(dict(compact, format=1))
+
+
 # --------------------------------------------------------------------------------------------------
 # Fresh logs of the installed wheel
 
@@ -187,10 +231,11 @@ def test_first_commit_of_every_tree_is_its_oldest_commit():
     table = loadgen_table()
     fresh = LoadgenTable(json.loads(__import__("gzip").decompress((rules_dir() / TABLE_NAME).read_bytes())))
     oldest: dict[str, tuple] = {}
-    for commit in fresh._raw_commits:
-        info = fresh._commit_info(commit)
+    every = fresh.commits_with_prefix("")
+    assert len(every) == fresh.commit_count and [info.commit for info in every] == sorted(info.commit for info in every)
+    for info in every:
         if info.tree not in oldest or parse_date(info.date) < oldest[info.tree][0]:
-            oldest[info.tree] = (parse_date(info.date), commit)
+            oldest[info.tree] = (parse_date(info.date), info.commit)
     assert len(oldest) > 500
     for tree, (_, commit) in oldest.items():
         assert table.first_commit_of_tree(tree).commit == commit

@@ -3,14 +3,20 @@ SHA-1 of every file of every tree, exactly as LoadGen logs it (``loadgen_file_sh
 "SHA1 of files" block: plain SHA-1 of the bytes, path relative to ``loadgen/`` with a leading slash).
 
 Shipped with the rule packs as ``rules/loadgen_sha1.json.gz`` (a deduplicated form of the research
-table ``loadgen_file_sha1.json``: commits of all branches and tags of mlcommons/inference). Layout of
-the compact file, version 1:
+table ``loadgen_file_sha1.json``: commits of all branches and tags of mlcommons/inference). Every
+worker process of a parallel check loads it, so the compact file, version 2, is laid out to be read
+in a few milliseconds (version 1's 94,000 JSON numbers and 9,050 commit records took 14 ms): long
+columns are single strings, split or decoded only when asked for.
 
-* ``files``: every file path that occurs in any tree, sorted;
-* ``shas``: every distinct SHA-1 (hex), sorted;
-* ``trees``: loadgen tree id -> flat list ``[file index, sha index, file index, sha index, ...]``;
-* ``tree_ids``: the tree ids in a fixed order; ``commits``: commit id -> ``[tree position, ISO date,
-  tags...]``.
+* ``files``: every file path that occurs in any tree, sorted; ``shas``: every distinct SHA-1 (hex),
+  sorted; ``tree_ids``: the loadgen/ tree ids, sorted;
+* ``trees``: per tree id (same order), its files as (file index, sha index) pairs, packed;
+* ``versions``: per file (same order as ``files``), the sorted sha indexes it has in any tree;
+* ``commit_ids``: every commit id (40 hex digits), sorted, concatenated; ``commit_trees``: each
+  commit's tree (index into ``tree_ids``), packed; ``commit_dates``: their ISO dates, one per line;
+  ``commit_tags``: commit id -> tags, for the tagged ones.
+
+"Packed": unsigned 16-bit little-endian numbers, written in hex.
 
 Rebuild it with ``python -m checker.engine.loadgen_table SOURCE.json rules/loadgen_sha1.json.gz``
 (byte-for-byte reproducible: sorted keys, gzip without a timestamp).
@@ -22,6 +28,7 @@ import gzip
 import io
 import json
 import sys
+from array import array
 from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,7 +38,7 @@ from pathlib import Path
 from checker.resources import data_dir
 
 TABLE_NAME = "loadgen_sha1.json.gz"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 #: Files LoadGen's build writes into its own folder before hashing it; no commit holds them, so they
 #: can only be reported, never verified (mlperf_conf.h is generated from mlperf.conf since v4.x).
@@ -62,12 +69,30 @@ def parse_date(text: str) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
+def _pack(values: list[int]) -> str:
+    """Numbers as unsigned 16-bit little-endian, in hex (see the module docstring)."""
+    try:
+        packed = array("H", values)
+    except OverflowError as exc:
+        raise ValueError("a table index does not fit in 16 bits: the format needs a wider index") from exc
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed.tobytes().hex()
+
+
+def _unpack(text: str) -> array:
+    numbers = array("H")
+    numbers.frombytes(bytes.fromhex(text))
+    if sys.byteorder == "big":
+        numbers.byteswap()
+    return numbers
+
+
 class LoadgenTable:
     """Look-ups over the compact table; loaded once per process (see :func:`loadgen_table`).
 
-    Every worker process of a parallel check loads it, so nothing is expanded up front: a tree's
-    files, a commit's record and the oldest commit of each tree are built when first asked for
-    (expanding all 823 trees and 9,050 commits took 30 ms, most of which no check ever reads)."""
+    Nothing is expanded up front: a tree's files, a commit's record, the sorted commit ids and the
+    oldest commit of each tree are built when first asked for (most of the table no check reads)."""
 
     def __init__(self, data: dict) -> None:
         if data.get("format") != FORMAT_VERSION:
@@ -76,42 +101,52 @@ class LoadgenTable:
         self._files: list[str] = data["files"]
         self._shas: list[str] = data["shas"]
         self.tree_ids: list[str] = data["tree_ids"]
-        self._flat: dict[str, list[int]] = data["trees"]
+        self._packed_trees: dict[str, str] = dict(zip(self.tree_ids, data["trees"], strict=True))
         self._trees: dict[str, dict[str, str]] = {}
-        self._raw_commits: dict[str, list] = data["commits"]
-        self._commits: dict[str, CommitInfo] = {}
-        self._sorted = sorted(self._raw_commits)
-        pairs: set[tuple[int, int]] = set()
-        for flat in self._flat.values():
-            pairs.update(zip(flat[0::2], flat[1::2], strict=True))
-        self._versions: dict[str, set[str]] = {}
-        for file_index, sha_index in pairs:
-            self._versions.setdefault(self._files[file_index], set()).add(self._shas[sha_index])
+        self._packed_versions: list[list[int]] = data["versions"]
+        self._versions: dict[str, set[str]] | None = None
+        self._ids: str = data["commit_ids"]
+        self._commit_trees = _unpack(data["commit_trees"])
+        self._dates: list[str] = data["commit_dates"].split("\n") if data["commit_dates"] else []
+        self._tags: dict[str, list[str]] = data["commit_tags"]
+        if len(self._ids) % 40 or not len(self._ids) // 40 == len(self._commit_trees) == len(self._dates):
+            raise ValueError("LoadGen table: commit columns of different lengths")
+        if len(self._packed_versions) != len(self._files):
+            raise ValueError("LoadGen table: versions and files of different lengths")
+        self._sorted: list[str] | None = None
+        self._commits: dict[int, CommitInfo] = {}
         self._first: dict[str, CommitInfo | None] = {}
-        self._by_tree: dict[str, list[str]] | None = None
+        self._by_tree: dict[str, list[int]] | None = None
 
-    def _commit_info(self, commit: str) -> CommitInfo:
-        info = self._commits.get(commit)
+    def _sorted_ids(self) -> list[str]:
+        if self._sorted is None:
+            ids = self._ids
+            self._sorted = [ids[start : start + 40] for start in range(0, len(ids), 40)]
+        return self._sorted
+
+    def _commit_info(self, index: int) -> CommitInfo:
+        info = self._commits.get(index)
         if info is None:
-            position, date, *tags = self._raw_commits[commit]
-            info = CommitInfo(commit=commit, tree=self.tree_ids[position], date=date, tags=tuple(tags))
-            self._commits[commit] = info
+            commit = self._sorted_ids()[index]
+            info = CommitInfo(commit=commit, tree=self.tree_ids[self._commit_trees[index]], date=self._dates[index],
+                              tags=tuple(self._tags.get(commit, ())))
+            self._commits[index] = info
         return info
 
     # -- commits ---------------------------------------------------------------------------------
     @property
     def commit_count(self) -> int:
-        return len(self._raw_commits)
+        return len(self._dates)
 
     def commits_with_prefix(self, prefix: str) -> list[CommitInfo]:
         """Every commit whose id starts with ``prefix`` (LoadGen logs 10 hex digits)."""
         prefix = prefix.lower()
-        start = bisect_left(self._sorted, prefix)
+        ids = self._sorted_ids()
         out = []
-        for commit in self._sorted[start:]:
-            if not commit.startswith(prefix):
+        for index in range(bisect_left(ids, prefix), len(ids)):
+            if not ids[index].startswith(prefix):
                 break
-            out.append(self._commit_info(commit))
+            out.append(self._commit_info(index))
         return out
 
     def commit(self, prefix: str) -> CommitInfo | None:
@@ -122,52 +157,58 @@ class LoadgenTable:
         return found[0] if len(found) == 1 else None
 
     def first_commit_of_tree(self, tree: str) -> CommitInfo | None:
-        """The oldest commit whose loadgen/ folder is this tree (when these sources first existed).
+        """The oldest commit whose loadgen/ folder is this tree (when these sources first existed),
+        the first in the table's order among equally old ones.
 
         Only the dates of the tree's own commits are parsed, each tree's once: parsing all 9,050
         dates to answer for the few trees a run asks about took 13 ms of every worker process."""
         if tree not in self._first:
-            oldest: tuple[datetime, str] | None = None
-            for commit in self._commits_of_tree(tree):
-                when = parse_date(self._raw_commits[commit][1])
+            oldest: tuple[datetime, int] | None = None
+            for index in self._commits_of_tree(tree):
+                when = parse_date(self._dates[index])
                 if oldest is None or when < oldest[0]:
-                    oldest = (when, commit)
+                    oldest = (when, index)
             self._first[tree] = self._commit_info(oldest[1]) if oldest is not None else None
         return self._first[tree]
 
-    def _commits_of_tree(self, tree: str) -> list[str]:
-        """The commits whose loadgen/ folder is ``tree``, in the table's order (all trees grouped
-        in one pass, on the first call)."""
+    def _commits_of_tree(self, tree: str) -> list[int]:
+        """The indexes of the commits whose loadgen/ folder is ``tree``, in the table's order (all
+        trees grouped in one pass, on the first call)."""
         if self._by_tree is None:
-            by_position: dict[int, list[str]] = {}
-            for commit, (position, *_) in self._raw_commits.items():
-                by_position.setdefault(position, []).append(commit)
-            self._by_tree = {self.tree_ids[position]: commits for position, commits in by_position.items()}
+            by_position: dict[int, list[int]] = {}
+            for index, position in enumerate(self._commit_trees):
+                by_position.setdefault(position, []).append(index)
+            self._by_tree = {self.tree_ids[position]: indexes for position, indexes in by_position.items()}
         return self._by_tree.get(tree, [])
 
     # -- trees -----------------------------------------------------------------------------------
     def tree(self, tree_id: str) -> dict[str, str]:
         files = self._trees.get(tree_id)
         if files is None:
-            flat = self._flat.get(tree_id)
-            if flat is None:
+            packed = self._packed_trees.get(tree_id)
+            if packed is None:
                 return {}
+            pairs = _unpack(packed)
             names, shas = self._files, self._shas
-            files = self._trees[tree_id] = {names[flat[i]]: shas[flat[i + 1]] for i in range(0, len(flat), 2)}
+            files = self._trees[tree_id] = {names[pairs[i]]: shas[pairs[i + 1]] for i in range(0, len(pairs), 2)}
         return files
 
     def file_versions(self, path: str) -> set[str]:
         """Every SHA-1 the file ``path`` had in any official tree (empty if no tree had it)."""
+        if self._versions is None:
+            shas = self._shas
+            self._versions = {name: {shas[index] for index in indexes}
+                              for name, indexes in zip(self._files, self._packed_versions, strict=True) if indexes}
         return self._versions.get(path, set())
 
     def trees_matching(self, logged: dict[str, str]) -> list[str]:
         """Trees in which every logged file that the tree holds has the logged SHA-1, and which hold
         every logged file that any official tree ever held (files of no tree are build products)."""
-        relevant = {path: sha for path, sha in logged.items() if path in self._versions}
+        relevant = {path: sha for path, sha in logged.items() if self.file_versions(path)}
         if not relevant:
             return []
         out = []
-        for tree_id in self._flat:
+        for tree_id in self.tree_ids:
             files = self.tree(tree_id)
             if all(files.get(path) == sha for path, sha in relevant.items()):
                 out.append(tree_id)
@@ -191,16 +232,18 @@ def build_compact(source: dict) -> dict:
     sha_index = {sha: i for i, sha in enumerate(shas)}
     tree_ids = sorted(trees)
     tree_position = {tree_id: i for i, tree_id in enumerate(tree_ids)}
-    compact_trees = {}
+    packed_trees = []
+    versions: list[set[int]] = [set() for _ in files]
     for tree_id in tree_ids:
         flat: list[int] = []
         for path in sorted(trees[tree_id]):
             flat += [file_index[path], sha_index[trees[tree_id][path]]]
-        compact_trees[tree_id] = flat
-    commits = {}
-    for commit in sorted(source["commits"]):
-        info = source["commits"][commit]
-        commits[commit] = [tree_position[info["loadgen_tree"]], info["date"], *info.get("tags", [])]
+            versions[file_index[path]].add(sha_index[trees[tree_id][path]])
+        packed_trees.append(_pack(flat))
+    commit_ids = sorted(source["commits"])
+    infos = [source["commits"][commit] for commit in commit_ids]
+    if any(len(commit) != 40 or "\n" in info["date"] for commit, info in zip(commit_ids, infos, strict=True)):
+        raise ValueError("commit ids must have 40 hex digits, dates no line break")
     return {
         "format": FORMAT_VERSION,
         "source": source.get("source", ""),
@@ -208,8 +251,13 @@ def build_compact(source: dict) -> dict:
         "files": files,
         "shas": shas,
         "tree_ids": tree_ids,
-        "trees": compact_trees,
-        "commits": commits,
+        "trees": packed_trees,
+        "versions": [sorted(indexes) for indexes in versions],
+        "commit_ids": "".join(commit_ids),
+        "commit_trees": _pack([tree_position[info["loadgen_tree"]] for info in infos]),
+        "commit_dates": "\n".join(info["date"] for info in infos),
+        "commit_tags": {commit: list(info["tags"]) for commit, info in zip(commit_ids, infos, strict=True)
+                        if info.get("tags")},
     }
 
 
