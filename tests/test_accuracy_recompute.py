@@ -344,3 +344,50 @@ def test_a_bad_label_file_is_an_annotation_error(tmp_path, line, problem):
         load_val_map(path)
     path.write_text("ILSVRC2012_val_00000001.JPEG 65\n\nILSVRC2012_val_00000002.JPEG 970\n", encoding="utf-8")
     assert load_val_map(path).values.tolist() == [65, 970]
+
+
+def _read_both_ways(path: Path) -> tuple[object, object]:
+    """load_val_map with its fast path and with the line-by-line reading alone: labels or error text."""
+    import re
+
+    from checker.metrics import imagenet
+    from checker.metrics.base import AnnotationError
+
+    def outcome() -> object:
+        try:
+            return load_val_map(path).values.tolist()
+        except AnnotationError as exc:
+            return str(exc)
+
+    fast = outcome()
+    plain, imagenet._PLAIN_VAL_MAP = imagenet._PLAIN_VAL_MAP, re.compile(r"(?!)")
+    try:
+        return fast, outcome()
+    finally:
+        imagenet._PLAIN_VAL_MAP = plain
+
+
+def test_val_map_fast_path_reads_the_official_file_as_the_line_reading_does(val_map):
+    fast, careful = _read_both_ways(val_map)
+    assert fast == careful and len(fast) == 50_000
+
+
+def test_val_map_fast_path_agrees_with_the_line_reading_on_any_text(tmp_path):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    names = st.sampled_from(["ILSVRC2012_val_1.JPEG", "b", "x²", "a b", ""])
+    separators = st.sampled_from([" ", "\t", "  ", " \t", "\u00a0", ""])
+    labels = st.sampled_from(["0", "65", "999", "007", "-1", "1000", "²", "", "12345678901234567890123"])
+    endings = st.sampled_from(["\n", "\n", "\r\n", "\n\n", "\x1e", ""])
+    lines = st.lists(st.tuples(names, separators, labels, endings), max_size=6)
+    path = tmp_path / "val_map.txt"
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(lines)
+    def agree(rows):
+        path.write_text("".join(name + sep + label + end for name, sep, label, end in rows), encoding="utf-8")
+        fast, careful = _read_both_ways(path)
+        assert fast == careful
+
+    agree()

@@ -19,6 +19,7 @@ the first accepted candidate in the order above wins, and the Score says which o
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,12 +50,24 @@ class Decoded:
     alternatives: list[tuple[np.ndarray, str]]
 
 
+#: The shape of every real val_map.txt: ``<file name><one space or tab><ASCII digits>`` per line, each
+#: line ending in a newline but perhaps the last. Such a text's labels are every second word.
+_PLAIN_VAL_MAP = re.compile(r"(?:[^\s]++[ \t][0-9]++\n)*+(?:[^\s]++[ \t][0-9]++)?+")
+
+
 def load_val_map(path: Path) -> Labels:
-    """``val_map.txt`` -> labels by line. Raises AnnotationError on anything unexpected."""
+    """``val_map.txt`` -> labels by line. Raises AnnotationError on anything unexpected.
+
+    A text of the plain shape (:data:`_PLAIN_VAL_MAP`, checked by one match) is read by splitting it
+    into words: 14 instead of 19 ms for the 50,000 lines, in every worker process that scores ImageNet
+    results; anything else (blank lines, CRLF, more columns, a bad label) takes the line-by-line
+    reading, which also says where the text is wrong."""
     try:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise AnnotationError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if text and _PLAIN_VAL_MAP.fullmatch(text):
+        return _labels([int(word) for word in text.split()[1::2]], path)
     labels = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -64,6 +77,10 @@ def load_val_map(path: Path) -> Labels:
         if len(parts) < 2 or not (parts[-1].isascii() and parts[-1].lstrip("-").isdigit()):
             raise AnnotationError(f"{path}:{number}: expected '<image> <class>', found {line[:80]!r}")
         labels.append(int(parts[-1]))
+    return _labels(labels, path)
+
+
+def _labels(labels: list[int], path: Path) -> Labels:
     if not labels:
         raise AnnotationError(f"{path}: no labels")
     if min(labels) < 0 or max(labels) >= CLASSES:  # before int64: a 30-digit id must not overflow
