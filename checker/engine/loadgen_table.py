@@ -5,7 +5,7 @@ SHA-1 of every file of every tree, exactly as LoadGen logs it (``loadgen_file_sh
 Shipped with the rule packs as ``rules/loadgen_sha1.json.gz`` (a deduplicated form of the research
 table ``loadgen_file_sha1.json``: commits of all branches and tags of mlcommons/inference). Every
 worker process of a parallel check loads it, so the compact file, version 2, is laid out to be read
-in a few milliseconds (version 1's 94,000 JSON numbers and 9,050 commit records took 14 ms): long
+in 3 ms (version 1's 94,000 JSON numbers and 9,050 commit records took 13 ms): long
 columns are single strings, split or decoded only when asked for.
 
 * ``files``: every file path that occurs in any tree, sorted; ``shas``: every distinct SHA-1 (hex),
