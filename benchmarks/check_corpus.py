@@ -16,8 +16,9 @@ timed with its own resource usage (os.wait4), so the peak RSS is that of the che
 * for ``--scale-round``: 1x, 2x, 4x and 16x copies of the round (hard links, the submitter folders
   renamed ``<name>-copyN``) checked with ``--jobs 2``, to show time linear in the number of results
   and a flat peak RSS, with the least-squares line through them (the fixed cost of a run and the
-  time each result adds, for the check and the SHA-256 pass); the largest copy (v1.0 x16: 62K files, 1.8 GB, 1,392 results, the size of the
-  v1.0 results repository the issue describes) also cold, warm and warm+1 with a cache.
+  time each result adds, for the check and the SHA-256 pass); the largest copy (v1.0 x16: 62K files,
+  1.8 GB, 1,392 results, the size of the v1.0 results repository the issue describes) also cold, warm
+  and warm+1 with a cache.
 
 Medians over ``--repeat`` runs.
 """

@@ -63,7 +63,15 @@ def test_table_equals_the_research_table():
     data = json.loads(source.read_text())
     table = loadgen_table()
     assert all(table.tree(tree_id) == files for tree_id, files in data["trees"].items())
-    assert all(table.commit(commit).tree == info["loadgen_tree"] for commit, info in data["commits"].items())
+    assert table.commit_count == len(data["commits"])
+    for commit, info in data["commits"].items():
+        found = table.commit(commit)
+        assert (found.tree, found.date, found.tags) == (info["loadgen_tree"], info["date"], tuple(info.get("tags", ())))
+    versions: dict[str, set[str]] = {}
+    for files in data["trees"].values():
+        for path, sha in files.items():
+            versions.setdefault(path, set()).add(sha)
+    assert all(table.file_versions(path) == shas for path, shas in versions.items())
 
 
 def test_shipped_table_is_rebuilt_byte_for_byte_from_the_research_table(tmp_path):
